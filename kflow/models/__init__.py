@@ -1,0 +1,50 @@
+"""All mapped classes; importing this module registers every table on Base.metadata."""
+
+from kflow.models.cases import (
+    CASE_CLASSES,
+    Case,
+    ConsultationResponse,
+    KnowledgeSupport,
+    LocalImplementation,
+    RegionalAdaptation,
+)
+from kflow.models.history import CREATE_TRIGGER, SYSTEM_ACTOR, CaseEvent
+from kflow.models.indicators import Indicator, Measurement
+from kflow.models.org import (
+    NATIONAL_KINDS,
+    ROLE_LABELS,
+    UNIT_KIND_LABELS,
+    ApiToken,
+    HealthcareRegionMember,
+    Membership,
+    Role,
+    Unit,
+    UnitClosure,
+    UnitKind,
+    User,
+)
+
+__all__ = [
+    "CASE_CLASSES",
+    "CREATE_TRIGGER",
+    "NATIONAL_KINDS",
+    "ROLE_LABELS",
+    "SYSTEM_ACTOR",
+    "UNIT_KIND_LABELS",
+    "ApiToken",
+    "Case",
+    "CaseEvent",
+    "ConsultationResponse",
+    "HealthcareRegionMember",
+    "Indicator",
+    "KnowledgeSupport",
+    "LocalImplementation",
+    "Measurement",
+    "Membership",
+    "RegionalAdaptation",
+    "Role",
+    "Unit",
+    "UnitClosure",
+    "UnitKind",
+    "User",
+]

@@ -1,0 +1,142 @@
+"""Who may see and do what: roles held in a unit reach every unit below it (lifecycle.md §1).
+
+An ``Authority`` is built once per request or job for one actor. It loads the actor's memberships
+once and answers "which roles does this actor hold above unit X" from the unit closure table, in
+one query per batch of units, so a list page costs the same few queries however long it is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kflow.models import SYSTEM_ACTOR, Case, Membership, UnitClosure, User
+from kflow.states import MACHINES, TriggerSpec
+from kflow.states.base import CASE, REGION
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user, or the system firing automatic triggers."""
+
+    user: User | None
+
+    @property
+    def is_system(self) -> bool:
+        return self.user is None
+
+    @property
+    def label(self) -> str:
+        return self.user.email if self.user else SYSTEM_ACTOR
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+
+SYSTEM = Actor(None)
+
+
+class Authority:
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+        self.memberships: list[tuple[int, str]] = []
+        if actor.user is not None:
+            self.memberships = [
+                (unit_id, role)
+                for unit_id, role in session.execute(
+                    select(Membership.unit_id, Membership.role).where(
+                        Membership.user_id == actor.user.id
+                    )
+                )
+            ]
+        self._roles_by_unit: dict[int, set[str]] = defaultdict(set)
+        for unit_id, role in self.memberships:
+            self._roles_by_unit[unit_id].add(role)
+        # unit id -> roles the actor holds in that unit or above it
+        self._reach: dict[int, frozenset[str]] = {}
+
+    @property
+    def member_unit_ids(self) -> set[int]:
+        return set(self._roles_by_unit)
+
+    def prefetch(self, unit_ids: Iterable[int | None]) -> None:
+        """Load the roles reaching each of ``unit_ids`` in one query."""
+        wanted = {u for u in unit_ids if u is not None and u not in self._reach}
+        if not wanted:
+            return
+        found: dict[int, set[str]] = {u: set() for u in wanted}
+        if self._roles_by_unit:
+            rows = self.session.execute(
+                select(UnitClosure.descendant_id, UnitClosure.ancestor_id).where(
+                    UnitClosure.descendant_id.in_(wanted),
+                    UnitClosure.ancestor_id.in_(self._roles_by_unit),
+                )
+            )
+            for descendant, ancestor in rows:
+                found[descendant] |= self._roles_by_unit[ancestor]
+        for unit_id, roles in found.items():
+            self._reach[unit_id] = frozenset(roles)
+
+    def roles_at(self, unit_id: int | None) -> frozenset[str]:
+        if unit_id is None:
+            return frozenset()
+        if unit_id not in self._reach:
+            self.prefetch([unit_id])
+        return self._reach[unit_id]
+
+    def prefetch_cases(self, cases: Iterable[Case], ks_owner_ids: Iterable[int] = ()) -> None:
+        units: set[int | None] = set(ks_owner_ids)
+        for case in cases:
+            units.update((case.owner_id, case.assignee_id, case.region_id))
+        self.prefetch(units)
+
+    def case_roles(self, case: Case) -> frozenset[str]:
+        """Roles reaching the case through its owner or assignee unit."""
+        return self.roles_at(case.owner_id) | self.roles_at(case.assignee_id)
+
+    def grants(self, case: Case) -> dict[str, set[str]]:
+        return {CASE: set(self.case_roles(case)), REGION: set(self.roles_at(case.region_id))}
+
+    def role_for(self, case: Case, spec: TriggerSpec) -> str | None:
+        """The role under which the actor may fire ``spec`` on ``case`` (None: not allowed)."""
+        if self.actor.is_system:
+            return None
+        reach = self.grants(case)
+        for grant in spec.grants:
+            scope_roles = reach[CASE] if grant.scope == CASE else reach[REGION]
+            if grant.role in scope_roles:
+                return grant.role
+        return None
+
+    def is_admin_for(self, case: Case) -> bool:
+        return ADMIN in (self.case_roles(case) | self.roles_at(case.region_id))
+
+    def can_read(self, case: Case, ks_owner_id: int | None = None) -> bool:
+        """Knowledge supports are visible to every user; other cases to their own chain.
+
+        A regional or local case is visible to roles in its unit, assignee or region (or above)
+        and to the national owner of its knowledge support.
+        """
+        if self.actor.is_system or case.type == "knowledge_support":
+            return True
+        return bool(
+            self.case_roles(case) or self.roles_at(case.region_id) or self.roles_at(ks_owner_id)
+        )
+
+    def allowed_triggers(self, case: Case) -> list[str]:
+        """Triggers the actor may fire on ``case`` now (state and role; guards not evaluated)."""
+        machine = MACHINES[case.type]
+        return [
+            name
+            for name in machine.triggers_from(case.state)
+            if machine.triggers[name].manual
+            and self.role_for(case, machine.triggers[name]) is not None
+        ]

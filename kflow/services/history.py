@@ -1,0 +1,144 @@
+"""Writing the append-only history, one row per trigger, singly or set-based for cascades."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, Integer, String, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from kflow.db import UTCDateTime
+from kflow.models import CREATE_TRIGGER, Case, CaseEvent
+from kflow.services.authority import Actor
+from kflow.states import MACHINES
+
+EVENTS = CaseEvent.__table__
+CASES = Case.__table__
+
+
+def record(
+    session: Session,
+    case: Case,
+    trigger: str,
+    from_state: str | None,
+    actor: Actor,
+    role: str | None,
+    at: dt.datetime,
+    *,
+    comment: str | None = None,
+    params: dict[str, Any] | None = None,
+    override: bool = False,
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=case.state,
+        actor_id=actor.user_id,
+        actor=actor.label,
+        role=role,
+        override=override,
+        at=at,
+        comment=comment,
+        params=params or None,
+    )
+    session.add(event)
+    return event
+
+
+def record_created(
+    session: Session,
+    case_ids: Sequence[int],
+    state: str,
+    actor: Actor,
+    role: str | None,
+    at: dt.datetime,
+    params: dict[str, Any] | None,
+) -> None:
+    """One 'create' row for each case a fan-out just inserted (a single multi-row INSERT)."""
+    if not case_ids:
+        return
+    session.execute(
+        insert(CaseEvent),
+        [
+            {
+                "case_id": case_id,
+                "trigger": CREATE_TRIGGER,
+                "from_state": None,
+                "to_state": state,
+                "actor_id": actor.user_id,
+                "actor": actor.label,
+                "role": role,
+                "override": False,
+                "at": at,
+                "comment": None,
+                "params": params,
+            }
+            for case_id in case_ids
+        ],
+    )
+
+
+def cascade(
+    session: Session,
+    case_type: str,
+    where: ColumnElement[bool],
+    trigger: str,
+    actor: Actor,
+    at: dt.datetime,
+    *,
+    params: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Fire ``trigger`` on every case of ``case_type`` matching ``where``, set-based.
+
+    Only cases in one of the trigger's source states move; each gets its history row. Two
+    statements whatever the number of cases: INSERT ... SELECT for the history, then UPDATE.
+    """
+    spec = MACHINES[case_type].triggers[trigger]
+    for sources, dest in spec.moves:
+        assert dest is not None, "cascades move to a new state"
+        matching = (CASES.c.type == case_type) & where & CASES.c.state.in_(sources)
+        history = select(
+            CASES.c.id,
+            literal(trigger, String),
+            CASES.c.state,
+            literal(dest, String),
+            literal(actor.user_id, Integer),
+            literal(actor.label, String),
+            literal(None, String),
+            literal(False),
+            literal(at, UTCDateTime()),
+            literal(None, String),
+            literal(params, JSON) if params else literal(None, JSON),
+        ).where(matching)
+        session.execute(
+            insert(EVENTS).from_select(
+                [
+                    "case_id",
+                    "trigger",
+                    "from_state",
+                    "to_state",
+                    "actor_id",
+                    "actor",
+                    "role",
+                    "override",
+                    "at",
+                    "comment",
+                    "params",
+                ],
+                history,
+            )
+        )
+        session.execute(
+            update(CASES)
+            .where(matching)
+            .values(
+                state=dest,
+                lock_version=CASES.c.lock_version + 1,
+                updated_at=at,
+                **(values or {}),
+            )
+        )

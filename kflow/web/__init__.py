@@ -1,0 +1,50 @@
+"""The Flask application factory. No scheduler and no database queries at start-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+from kflow.runtime import Runtime
+
+
+def create_app(runtime: Runtime | None = None, config_override: dict[str, Any] | None = None) -> Flask:
+    runtime = runtime or Runtime.create()
+    settings = runtime.settings
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.is_development,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if config_override:
+        app.config.update(config_override)
+    app.extensions["kflow"] = runtime
+
+    from kflow.web import db
+
+    db.init_app(app)
+
+    from kflow.web.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _not_found(error: Any) -> Any:
+        if request.path.startswith("/api/"):
+            code = "not_found" if error.code == 404 else "bad_request"
+            return jsonify(error={"code": code, "message": error.description}), error.code
+        return error
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    return app

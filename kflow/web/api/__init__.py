@@ -1,0 +1,252 @@
+"""The JSON API under /api/v1: bearer tokens, JSON in and out, errors as lifecycle.md §3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from kflow.errors import BadRequest, Conflict, KflowError, NotFound, Unauthenticated, ValidationError
+from kflow.models import Unit, UnitKind
+from kflow.services import cases as case_service
+from kflow.services import org, queries
+from kflow.services.authority import Actor, Authority
+from kflow.web import db
+from kflow.web.api.openapi import COLLECTIONS, openapi_document
+from kflow.web.api.serialize import Serializer, event, unit
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+def error_response(error: KflowError) -> Response:
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kflow"'
+    return response
+
+
+@bp.errorhandler(KflowError)
+def _kflow_error(error: KflowError) -> Response:
+    return error_response(error)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
+        error.code or 500, "bad_request" if (error.code or 500) < 500 else "server_error"
+    )
+    response = jsonify({"error": {"code": code, "message": error.description}})
+    response.status_code = error.code or 500
+    return response
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Logga in: skicka Authorization: Bearer <token>.")
+    user = org.user_for_token(db.session(), token.strip())
+    if user is None:
+        raise Unauthenticated("Ogiltig eller återkallad token.")
+    g.authority = Authority(db.session(), Actor(user))
+
+
+@bp.after_request
+def _commit(response: Response) -> Response:
+    """The request boundary owns the transaction: commit what a successful write did."""
+    if request.method in db.SAFE_METHODS or response.status_code >= 400:
+        return response
+    try:
+        db.commit()
+    except (StaleDataError, IntegrityError):
+        return error_response(Conflict("Ärendet ändrades samtidigt av någon annan; försök igen."))
+    except OperationalError:
+        response = error_response(
+            KflowError("Databasen är upptagen just nu; försök igen om en stund.")
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+    return response
+
+
+def authority() -> Authority:
+    auth: Authority = g.authority
+    return auth
+
+
+def json_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise BadRequest("Skicka JSON med Content-Type: application/json.")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("Kroppen är inte giltig JSON.")
+    if not isinstance(body, dict):
+        raise BadRequest("Kroppen måste vara ett JSON-objekt.")
+    return body
+
+
+def case_type_for(collection: str) -> str:
+    if collection not in COLLECTIONS:
+        raise NotFound(f"Okänd samling '{collection}'.")
+    return COLLECTIONS[collection]
+
+
+def listing(page: queries.Page, items: list[Any]) -> Response:
+    return jsonify(items=items, total=page.total)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.get("/me")
+def me() -> Response:
+    auth = authority()
+    user = auth.actor.user
+    assert user is not None
+    session = db.session()
+    codes = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
+    return jsonify(
+        email=user.email,
+        name=user.name,
+        memberships=[{"unit": codes[u], "role": r} for u, r in auth.memberships],
+    )
+
+
+@bp.get("/org-units")
+def org_units() -> Response:
+    session = db.session()
+    parent = aliased(Unit)
+    stmt = select(Unit, parent.code).outerjoin(parent, Unit.parent_id == parent.id)
+    kind = request.args.get("kind")
+    if kind:
+        if kind not in set(UnitKind):
+            raise ValidationError(f"kind måste vara en av: {', '.join(UnitKind)}.")
+        stmt = stmt.where(Unit.kind == kind)
+    parent_code = request.args.get("parent")
+    if parent_code:
+        parent_unit = session.scalar(select(Unit).where(Unit.code == parent_code))
+        if parent_unit is None:
+            raise ValidationError(f"parent: det finns ingen enhet med koden '{parent_code}'.")
+        stmt = stmt.where(Unit.parent_id == parent_unit.id)
+    limit, offset = queries.page_args(request.args.get("limit"), request.args.get("offset"))
+    rows = session.execute(stmt.order_by(Unit.kind, Unit.name)).all()
+    items = [unit(u, p) for u, p in rows]
+    return jsonify(items=items[offset : offset + limit], total=len(items))
+
+
+@bp.post("/knowledge-supports")
+def create_knowledge_support() -> tuple[Response, int]:
+    body = json_body()
+    session = db.session()
+    case = case_service.create_knowledge_support(
+        session,
+        authority(),
+        title=body.get("title"),
+        kind=body.get("kind"),
+        owner=body.get("owner"),
+        description=body.get("description"),
+    )
+    return jsonify(Serializer(session, authority()).case(case)), 201
+
+
+@bp.get("/<collection>")
+def list_cases(collection: str) -> Response:
+    case_type = case_type_for(collection)
+    session = db.session()
+    args = request.args
+    page = queries.list_cases(
+        session,
+        authority(),
+        case_type,
+        knowledge_support=args.get("knowledge_support"),
+        region=args.get("region"),
+        unit=args.get("unit"),
+        state=args.get("state"),
+        owner=args.get("owner") if case_type == "knowledge_support" else None,
+        kind=args.get("kind") if case_type == "knowledge_support" else None,
+        limit=args.get("limit"),
+        offset=args.get("offset"),
+    )
+    return listing(page, Serializer(session, authority()).cases(page.items))
+
+
+@bp.get("/<collection>/<int:case_id>")
+def get_case(collection: str, case_id: int) -> Response:
+    session = db.session()
+    case = case_service.readable_case(session, authority(), case_id, case_type_for(collection))
+    return jsonify(Serializer(session, authority()).case(case))
+
+
+@bp.post("/<collection>/<int:case_id>/transitions")
+def fire(collection: str, case_id: int) -> Response:
+    case_type = case_type_for(collection)
+    body = json_body()
+    session = db.session()
+    auth = authority()
+    case = case_service.readable_case(session, auth, case_id, case_type)
+    override = body.get("override", False)
+    if not isinstance(override, bool):
+        raise ValidationError("override måste vara true eller false.")
+    fired = case_service.fire(
+        session,
+        auth,
+        case,
+        body.get("trigger"),
+        settings=db.runtime().settings,
+        comment=body.get("comment"),
+        params=body.get("params"),
+        lock_version=body.get("lock_version"),
+        override=override,
+    )
+    data = Serializer(session, auth).case(fired.case)
+    if fired.outcome:
+        data["outcome"] = fired.outcome
+    return jsonify(data)
+
+
+@bp.get("/<collection>/<int:case_id>/history")
+def case_history(collection: str, case_id: int) -> Response:
+    session = db.session()
+    case = case_service.readable_case(session, authority(), case_id, case_type_for(collection))
+    page = queries.history(
+        session, case, limit=request.args.get("limit"), offset=request.args.get("offset")
+    )
+    return listing(page, [event(row) for row in page.items])
+
+
+@bp.get("/inbox")
+def inbox() -> Response:
+    session = db.session()
+    page = queries.inbox(
+        session, authority(), limit=request.args.get("limit"), offset=request.args.get("offset")
+    )
+    return listing(page, Serializer(session, authority()).cases(page.items))
+
+
+@bp.get("/overview")
+def overview() -> Response:
+    session = db.session()
+    args = request.args
+    page = queries.overview(
+        session,
+        owner=args.get("owner"),
+        kind=args.get("kind"),
+        state=args.get("state"),
+        limit=args.get("limit"),
+        offset=args.get("offset"),
+    )
+    return listing(page, Serializer(session, authority()).overview(list(page.items)))

@@ -1,0 +1,416 @@
+"""The OpenAPI 3.1 document for /api/v1, built from the machine declarations so it stays true."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from kflow.models import Role, UnitKind
+from kflow.states import MACHINES
+from kflow.states import consultation_response as cr_states
+from kflow.states import knowledge_support as ks_states
+
+COLLECTIONS = {
+    "knowledge-supports": "knowledge_support",
+    "consultation-responses": "consultation_response",
+    "regional-adaptations": "regional_adaptation",
+    "local-implementations": "local_implementation",
+}
+ERROR_CODES = [
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "invalid_transition",
+    "conflict",
+    "validation_error",
+    "bad_request",
+]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "total"],
+        "properties": {"items": {"type": "array", "items": _ref(name)}, "total": {"type": "integer"}},
+    }
+
+
+PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    },
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+]
+AUTH_ERRORS = {"401": _error("Not logged in or bad token"), "422": _error("Bad query parameter")}
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
+NULLABLE_INT = {"type": ["integer", "null"]}
+
+
+def _case_schema(case_type: str) -> dict[str, Any]:
+    machine = MACHINES[case_type]
+    props: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "type": {"type": "string", "const": case_type},
+        "state": {"type": "string", "enum": [s.value for s in machine.states]},
+        "state_label": {"type": "string"},
+        "lock_version": {"type": "integer"},
+        "allowed_triggers": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(machine.triggers)},
+        },
+        "due": NULLABLE_DATE,
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "outcome": {"type": "object", "description": "Effects of the trigger just fired"},
+    }
+    if case_type == "knowledge_support":
+        props |= {
+            "title": {"type": "string"},
+            "kind": {"type": "string", "enum": list(ks_states.KINDS)},
+            "owner": {"type": "string"},
+            "description": NULLABLE_STRING,
+            "version": {"type": "integer"},
+            "published_version": NULLABLE_INT,
+            "next_review_due": NULLABLE_DATE,
+            "consultation": {
+                "type": ["object", "null"],
+                "properties": {
+                    "round": {"type": "integer"},
+                    "channel": {"type": "string"},
+                    "deadline": NULLABLE_DATE,
+                },
+            },
+        }
+    else:
+        props |= {"knowledge_support": {"type": "integer"}, "region": {"type": "string"}}
+    if case_type == "consultation_response":
+        props |= {
+            "round": {"type": "integer"},
+            "position": {
+                "type": ["string", "null"],
+                "enum": [key for key, _ in cr_states.POSITIONS] + [None],
+            },
+        }
+    if case_type == "regional_adaptation":
+        props |= {
+            "adapted_version": {"type": "integer"},
+            "assignee": NULLABLE_STRING,
+            "decision_ref": NULLABLE_STRING,
+        }
+    if case_type == "local_implementation":
+        props |= {
+            "unit": {"type": "string"},
+            "adaptation": {"type": "integer"},
+            "target_date": NULLABLE_DATE,
+        }
+    required = ["id", "type", "state", "state_label", "lock_version", "allowed_triggers", "due"]
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _trigger_docs(case_type: str) -> str:
+    machine = MACHINES[case_type]
+    lines = []
+    for spec in machine.triggers.values():
+        who = ", ".join(f"{g.role}" + ("" if g.scope == "case" else f" ({g.scope})") for g in spec.grants)
+        if spec.auto:
+            who = (who + "; " if who else "") + "auto"
+        params = ", ".join(
+            p.name + ("" if p.required else "?") for p in spec.params
+        ) + (", comment" if spec.comment_required else "")
+        moves = "; ".join(f"{'|'.join(src)} → {dst or 'same'}" for src, dst in spec.moves)
+        lines.append(f"- `{spec.name}`: {moves}. Who: {who}. Params: {params or 'none'}.")
+    return "\n".join(lines)
+
+
+def _collection_paths(collection: str, case_type: str) -> dict[str, Any]:
+    schema = f"Case_{case_type}"
+    filters = [
+        {"name": "knowledge_support", "in": "query", "schema": {"type": "integer"}},
+        {"name": "region", "in": "query", "schema": {"type": "string"}},
+        {"name": "unit", "in": "query", "schema": {"type": "string"}},
+        {
+            "name": "state",
+            "in": "query",
+            "schema": {"type": "string", "enum": [s.value for s in MACHINES[case_type].states]},
+        },
+    ]
+    if case_type == "knowledge_support":
+        filters += [
+            {"name": "owner", "in": "query", "schema": {"type": "string"}},
+            {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(ks_states.KINDS)}},
+        ]
+    id_param = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    paths: dict[str, Any] = {
+        f"/api/v1/{collection}": {
+            "get": {
+                "summary": f"List {case_type} cases visible to the caller",
+                "operationId": f"list_{case_type}",
+                "parameters": filters + PAGING,
+                "responses": {"200": _json(_list_of(schema))} | AUTH_ERRORS,
+            }
+        },
+        f"/api/v1/{collection}/{{case_id}}": {
+            "get": {
+                "summary": f"One {case_type}",
+                "operationId": f"get_{case_type}",
+                "parameters": [id_param],
+                "responses": {"200": _json(_ref(schema)), "404": _error("No such case")}
+                | AUTH_ERRORS,
+            }
+        },
+        f"/api/v1/{collection}/{{case_id}}/transitions": {
+            "post": {
+                "summary": f"Fire a trigger on a {case_type}",
+                "description": _trigger_docs(case_type),
+                "operationId": f"fire_{case_type}",
+                "parameters": [id_param],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(f"Transition_{case_type}")}},
+                },
+                "responses": {
+                    "200": _json(_ref(schema), "The updated case"),
+                    "400": _error("Malformed JSON"),
+                    "401": _error("Not logged in"),
+                    "403": _error("Role does not allow this trigger"),
+                    "404": _error("No such case"),
+                    "409": _error("invalid_transition or conflict"),
+                    "422": _error("Unknown trigger, bad parameter or failed guard"),
+                },
+            }
+        },
+        f"/api/v1/{collection}/{{case_id}}/history": {
+            "get": {
+                "summary": "The case's history, oldest first",
+                "operationId": f"history_{case_type}",
+                "parameters": [id_param, *PAGING],
+                "responses": {"200": _json(_list_of("HistoryRow")), "404": _error("No such case")}
+                | AUTH_ERRORS,
+            }
+        },
+    }
+    return paths
+
+
+def _transition_schema(case_type: str) -> dict[str, Any]:
+    machine = MACHINES[case_type]
+    return {
+        "type": "object",
+        "required": ["trigger"],
+        "properties": {
+            "trigger": {"type": "string", "enum": list(machine.triggers)},
+            "comment": {"type": ["string", "null"], "maxLength": 10000},
+            "lock_version": {"type": ["integer", "null"]},
+            "override": {"type": "boolean", "description": "Admin override, recorded as such"},
+            "params": {"type": ["object", "null"]},
+        },
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for collection, case_type in COLLECTIONS.items():
+        paths |= _collection_paths(collection, case_type)
+    paths["/api/v1/knowledge-supports"]["post"] = {
+        "summary": "Create a knowledge support (need_identified)",
+        "operationId": "create_knowledge_support",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("NewKnowledgeSupport")}},
+        },
+        "responses": {
+            "201": _json(_ref("Case_knowledge_support"), "Created"),
+            "400": _error("Malformed JSON"),
+            "401": _error("Not logged in"),
+            "403": _error("Not chair or process lead of the owner"),
+            "422": _error("Invalid field"),
+        },
+    }
+    paths["/api/v1/org-units"] = {
+        "get": {
+            "summary": "Organisation units",
+            "operationId": "list_units",
+            "parameters": [
+                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(UnitKind)}},
+                {"name": "parent", "in": "query", "schema": {"type": "string"}},
+                *PAGING,
+            ],
+            "responses": {"200": _json(_list_of("Unit"))} | AUTH_ERRORS,
+        }
+    }
+    paths["/api/v1/inbox"] = {
+        "get": {
+            "summary": "Cases the caller can act on now, earliest due first",
+            "operationId": "inbox",
+            "parameters": PAGING,
+            "responses": {"200": _json(_list_of("AnyCase"))} | AUTH_ERRORS,
+        }
+    }
+    paths["/api/v1/overview"] = {
+        "get": {
+            "summary": "Per knowledge support: each region's adaptation and local implementations",
+            "operationId": "overview",
+            "parameters": [
+                {"name": "owner", "in": "query", "schema": {"type": "string"}},
+                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(ks_states.KINDS)}},
+                {
+                    "name": "state",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": [s.value for s in ks_states.State]},
+                },
+                *PAGING,
+            ],
+            "responses": {"200": _json(_list_of("OverviewRow"))} | AUTH_ERRORS,
+        }
+    }
+    paths["/api/v1/me"] = {
+        "get": {
+            "summary": "The caller and their roles",
+            "operationId": "me",
+            "responses": {"200": _json(_ref("Me")), "401": _error("Not logged in")},
+        }
+    }
+    paths["/healthz"] = {
+        "get": {
+            "summary": "Liveness check",
+            "operationId": "healthz",
+            "security": [],
+            "responses": {"200": {"description": "The server is up"}},
+        }
+    }
+    paths["/api/v1/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapi",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+        }
+    }
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": [*ERROR_CODES, "server_error"]},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "NewKnowledgeSupport": {
+            "type": "object",
+            "required": ["title", "kind", "owner"],
+            "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 300},
+                "kind": {"type": "string", "enum": list(ks_states.KINDS)},
+                "owner": {"type": "string", "description": "Code of an NPO, NSG or national council"},
+                "description": {"type": ["string", "null"], "maxLength": 20000},
+            },
+        },
+        "HistoryRow": {
+            "type": "object",
+            "required": ["trigger", "from_state", "to_state", "actor", "role", "at", "comment", "params"],
+            "properties": {
+                "id": {"type": "integer"},
+                "trigger": {"type": "string"},
+                "from_state": NULLABLE_STRING,
+                "to_state": {"type": "string"},
+                "actor": {"type": "string", "description": "The user's e-mail, or system"},
+                "role": {"type": ["string", "null"], "enum": [*list(Role), None]},
+                "override": {"type": "boolean"},
+                "at": {"type": "string", "format": "date-time"},
+                "comment": NULLABLE_STRING,
+                "params": {"type": "object"},
+            },
+        },
+        "Unit": {
+            "type": "object",
+            "required": ["code", "name", "kind", "parent"],
+            "properties": {
+                "code": {"type": "string"},
+                "name": {"type": "string"},
+                "kind": {"type": "string", "enum": list(UnitKind)},
+                "parent": NULLABLE_STRING,
+            },
+        },
+        "Me": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "string"},
+                "name": {"type": "string"},
+                "memberships": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"unit": {"type": "string"}, "role": {"type": "string"}},
+                    },
+                },
+            },
+        },
+        "OverviewRow": {
+            "type": "object",
+            "required": ["knowledge_support", "regions"],
+            "properties": {
+                "knowledge_support": {"type": "object"},
+                "regions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["region", "adaptation", "local_implementations", "done_share"],
+                        "properties": {
+                            "region": {"type": "string"},
+                            "region_name": {"type": "string"},
+                            "adaptation": {"type": ["object", "null"]},
+                            "local_implementations": {
+                                "type": "object",
+                                "additionalProperties": {"type": "integer"},
+                            },
+                            "done_share": {"type": ["number", "null"]},
+                        },
+                    },
+                },
+            },
+        },
+        "AnyCase": {"oneOf": [_ref(f"Case_{t}") for t in MACHINES]},
+    }
+    for case_type in MACHINES:
+        schemas[f"Case_{case_type}"] = _case_schema(case_type)
+        schemas[f"Transition_{case_type}"] = _transition_schema(case_type)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kflow API",
+            "version": "1",
+            "description": (
+                "Tracks every kunskapsstöd from NPO to local unit. States, triggers and roles "
+                "follow lifecycle.md. Errors: {\"error\": {\"code\", \"message\"}}."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+    }

@@ -1,0 +1,177 @@
+"""Cases, history rows and units as the API shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kflow.models import (
+    Case,
+    CaseEvent,
+    ConsultationResponse,
+    KnowledgeSupport,
+    LocalImplementation,
+    RegionalAdaptation,
+    Unit,
+)
+from kflow.services.authority import Authority
+from kflow.services.queries import OverviewRow, regions
+from kflow.states import MACHINES
+
+
+class Serializer:
+    """Turns ORM rows into JSON-ready dicts, loading unit codes and permissions in batches."""
+
+    def __init__(self, session: Session, authority: Authority) -> None:
+        self.session = session
+        self.authority = authority
+        self._codes: dict[int, str] = {}
+
+    def prepare(self, cases: Iterable[Case]) -> None:
+        cases = list(cases)
+        unit_ids = {u for c in cases for u in (c.owner_id, c.assignee_id, c.region_id) if u}
+        missing = unit_ids - set(self._codes)
+        if missing:
+            for unit_id, code in self.session.execute(
+                select(Unit.id, Unit.code).where(Unit.id.in_(missing))
+            ):
+                self._codes[unit_id] = code
+        self.authority.prefetch(unit_ids)
+
+    def code(self, unit_id: int | None) -> str | None:
+        if unit_id is None:
+            return None
+        if unit_id not in self._codes:
+            self._codes[unit_id] = self.session.scalar(select(Unit.code).where(Unit.id == unit_id)) or ""
+        return self._codes[unit_id]
+
+    def case(self, case: Case) -> dict[str, Any]:
+        self.prepare([case])
+        data: dict[str, Any] = {
+            "id": case.id,
+            "type": case.type,
+            "state": case.state,
+            "state_label": case.state_label,
+            "lock_version": case.lock_version,
+            "allowed_triggers": self.authority.allowed_triggers(case),
+            "due": case.due.isoformat() if case.due else None,
+            "created_at": case.created_at.isoformat(),
+            "updated_at": case.updated_at.isoformat(),
+        }
+        if isinstance(case, KnowledgeSupport):
+            data.update(
+                title=case.title,
+                kind=case.kind,
+                owner=self.code(case.owner_id),
+                description=case.description,
+                version=case.version,
+                published_version=case.published_version,
+                next_review_due=_iso(case.next_review_due),
+                consultation=(
+                    {
+                        "round": case.consultation_round,
+                        "channel": case.consultation_channel,
+                        "deadline": _iso(case.consultation_deadline),
+                    }
+                    if case.consultation_round
+                    else None
+                ),
+            )
+        else:
+            data["knowledge_support"] = case.knowledge_support_id
+            data["region"] = self.code(case.region_id)
+        if isinstance(case, ConsultationResponse):
+            data.update(round=case.round, position=case.position)
+        elif isinstance(case, RegionalAdaptation):
+            data.update(
+                adapted_version=case.adapted_version,
+                assignee=self.code(case.assignee_id),
+                decision_ref=case.decision_ref,
+            )
+        elif isinstance(case, LocalImplementation):
+            data.update(
+                unit=self.code(case.owner_id),
+                adaptation=case.parent_id,
+                target_date=_iso(case.target_date),
+            )
+        return data
+
+    def cases(self, cases: Iterable[Case]) -> list[dict[str, Any]]:
+        cases = list(cases)
+        self.prepare(cases)
+        return [self.case(c) for c in cases]
+
+    def overview(self, rows: list[OverviewRow]) -> list[dict[str, Any]]:
+        all_regions = regions(self.session)
+        adaptation_machine = MACHINES["regional_adaptation"]
+        self.prepare([row.knowledge_support for row in rows])
+        done = {"implemented", "following_up", "closed", "waived"}
+        out = []
+        for row in rows:
+            ks = row.knowledge_support
+            cells = []
+            for region in all_regions:
+                adaptation = row.adaptations.get(region.id)
+                counts = dict(row.implementations.get(region.id, {}))
+                relevant = sum(n for s, n in counts.items() if s != "cancelled")
+                finished = sum(n for s, n in counts.items() if s in done)
+                cells.append(
+                    {
+                        "region": region.code,
+                        "region_name": region.name,
+                        "adaptation": (
+                            {
+                                "id": adaptation.id,
+                                "state": adaptation.state,
+                                "state_label": adaptation_machine.state_label(adaptation.state),
+                                "due": _iso(adaptation.due),
+                            }
+                            if adaptation
+                            else None
+                        ),
+                        "local_implementations": counts,
+                        "done_share": round(finished / relevant, 3) if relevant else None,
+                    }
+                )
+            out.append(
+                {
+                    "knowledge_support": {
+                        "id": ks.id,
+                        "title": ks.title,
+                        "kind": ks.kind,
+                        "owner": self.code(ks.owner_id),
+                        "state": ks.state,
+                        "state_label": ks.state_label,
+                        "version": ks.version,
+                        "published_version": ks.published_version,
+                    },
+                    "regions": cells,
+                }
+            )
+        return out
+
+
+def event(row: CaseEvent) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "trigger": row.trigger,
+        "from_state": row.from_state,
+        "to_state": row.to_state,
+        "actor": row.actor,
+        "role": row.role,
+        "override": row.override,
+        "at": row.at.isoformat(),
+        "comment": row.comment,
+        "params": row.params or {},
+    }
+
+
+def unit(row: Unit, parent_code: str | None) -> dict[str, Any]:
+    return {"code": row.code, "name": row.name, "kind": row.kind, "parent": parent_code}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,5 @@
+"""WSGI entry point for any server: ``gunicorn 'kflow.wsgi:app'``."""
+
+from kflow.web import create_app
+
+app = create_app()

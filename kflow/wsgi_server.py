@@ -1,0 +1,34 @@
+"""gunicorn, started from `kflow serve`. Each worker builds its own app (and database pool)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class KflowServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from kflow.web import create_app
+
+        return create_app()
+
+
+def run(host: str, port: int, workers: int) -> None:
+    KflowServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "accesslog": "-",
+            "timeout": 60,
+            "graceful_timeout": 20,
+        }
+    ).run()
