@@ -113,7 +113,9 @@ def seed() -> None:
 
 
 @main.command()
-@click.option("--password", default="kflow-demo", show_default=True, help="Password for all demo users.")
+@click.option(
+    "--password", default="kflow-demo", show_default=True, help="Password for all demo users."
+)
 @friendly
 def demo(password: str) -> None:
     """Load a realistic demo data set (seeds reference data first); prints the log-ins."""
@@ -182,7 +184,9 @@ def user_grant(email: str, role: str, unit_code: str) -> None:
     from kflow.services import org
 
     with _runtime().transaction() as session:
-        org.grant(session, org.user_by_email(session, email), role, org.unit_by_code(session, unit_code))
+        org.grant(
+            session, org.user_by_email(session, email), role, org.unit_by_code(session, unit_code)
+        )
     click.echo(f"{email} is {role} in {unit_code}.")
 
 
@@ -264,7 +268,7 @@ def fire(
 def diagram(case_type: str, state: str | None) -> None:
     """Print the machine of CASE_TYPE as a Mermaid state diagram."""
     machine = MACHINES[case_type]
-    if state is not None and state not in machine.states:
+    if state is not None and state not in machine.state_names:
         raise click.ClickException(f"'{state}' is not a state of {case_type}.")
     click.echo(machine.diagram(state))
 
@@ -279,5 +283,3 @@ def serve(host: str, port: int, workers: int) -> None:
     from kflow.wsgi_server import run
 
     run(host, port, workers)
-
-

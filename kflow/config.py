@@ -21,7 +21,9 @@ from typing import Any, get_type_hints
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(os.environ.get("KFLOW_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+CONFIG_DIR = Path(
+    os.environ.get("KFLOW_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config")
+)
 
 # Short environment names promised by the docs, mapped onto nested keys.
 ENV_ALIASES = {
@@ -249,13 +251,17 @@ def load_settings(
 
 def _validate(settings: Settings) -> None:
     if settings.mail.backend not in {"smtp", "file"}:
-        raise ConfigError(f"Setting 'mail.backend' must be smtp or file, not {settings.mail.backend!r}.")
+        raise ConfigError(
+            f"Setting 'mail.backend' must be smtp or file, not {settings.mail.backend!r}."
+        )
     if not settings.is_development and not settings.secret_key:
         raise ConfigError(
             "Setting 'secret_key' is required outside development: set KFLOW_SECRET_KEY."
         )
     for window in settings.consultation.remiss_windows:
-        if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])/(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])", window):
+        if not re.fullmatch(
+            r"(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])/(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])", window
+        ):
             raise ConfigError(
                 f"Setting 'consultation.remiss_windows' has {window!r}; use MM-DD/MM-DD, days 1-28."
             )
@@ -264,7 +270,9 @@ def _validate(settings: Settings) -> None:
 
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"Setting 'timezone' names no known time zone: {settings.timezone!r}.") from None
+        raise ConfigError(
+            f"Setting 'timezone' names no known time zone: {settings.timezone!r}."
+        ) from None
 
 
 __all__ = ["ConfigError", "Settings", "load_settings"]

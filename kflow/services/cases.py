@@ -23,14 +23,14 @@ from kflow.errors import Conflict, Forbidden, InvalidTransition, NotFound, Valid
 from kflow.models import (
     CASE_CLASSES,
     CREATE_TRIGGER,
+    NATIONAL_KINDS,
     Case,
     KnowledgeSupport,
     LocalImplementation,
-    NATIONAL_KINDS,
     Unit,
 )
 from kflow.services import effects
-from kflow.services.authority import Actor, Authority
+from kflow.services.authority import Authority
 from kflow.services.deadlines import due_for
 from kflow.services.history import record
 from kflow.services.params import clean_comment, clean_params
@@ -154,7 +154,8 @@ def fire(
             raise ValidationError("lock_version måste vara ett heltal.")
         if lock_version != case.lock_version:
             raise Conflict(
-                "Någon annan har ändrat ärendet sedan du läste det. Läs in det på nytt och försök igen."
+                "Någon annan har ändrat ärendet sedan du läste det. "
+                "Läs in det på nytt och försök igen."
             )
     role = _authorize(authority, case, spec, override)
     if not machine.can_fire(case.state, trigger):

@@ -212,9 +212,7 @@ def hand_off(fx: Effect) -> None:
         "created_at",
         "updated_at",
     ]
-    ids = list(
-        session.scalars(insert(CASES).from_select(columns, source).returning(CASES.c.id))
-    )
+    ids = list(session.scalars(insert(CASES).from_select(columns, source).returning(CASES.c.id)))
     requested = len(fx.params["units"])
     fx.outcome["created"] = len(ids)
     fx.outcome["skipped"] = requested - len(ids)
@@ -266,7 +264,7 @@ def _insert_for_regions(
 
 # Guards: database conditions a trigger needs beyond its source state.
 def implementations_done(session: Session, case: Case) -> None:
-    done = li_states.DONE + (li_states.State.CANCELLED,)
+    done = (*li_states.DONE, li_states.State.CANCELLED)
     pending = session.scalar(
         select(func.count())
         .select_from(Case)
@@ -278,7 +276,8 @@ def implementations_done(session: Session, case: Case) -> None:
     )
     if pending:
         raise ValidationError(
-            f"Uppföljning kan startas först när alla lokala införanden är klara ({pending} återstår)."
+            "Uppföljning kan startas först när alla lokala införanden är klara "
+            f"({pending} återstår)."
         )
 
 

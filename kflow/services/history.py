@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Integer, String, insert, literal, select, update
+from sqlalchemy import JSON, ColumnElement, Integer, String, Table, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from kflow.db import UTCDateTime
@@ -14,8 +14,8 @@ from kflow.models import CREATE_TRIGGER, Case, CaseEvent
 from kflow.services.authority import Actor
 from kflow.states import MACHINES
 
-EVENTS = CaseEvent.__table__
-CASES = Case.__table__
+EVENTS = cast(Table, CaseEvent.__table__)
+CASES = cast(Table, Case.__table__)
 
 
 def record(

@@ -25,7 +25,7 @@ from kflow.models import (
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TOKEN_PREFIX = "kf_"
+TOKEN_PREFIX = "kf_"  # noqa: S105 (a visible prefix, not a secret)
 
 # Which kinds of unit may sit under which (None: top level, under the root).
 ALLOWED_PARENTS: dict[str, set[str | None]] = {
@@ -88,14 +88,15 @@ def _link(session: Session, ancestor: int, descendant: int) -> None:
             UnitClosure.ancestor_id == descendant
         )
     ).all()
-    existing = set(
-        session.execute(
+    existing = {
+        (a, d)
+        for a, d in session.execute(
             select(UnitClosure.ancestor_id, UnitClosure.descendant_id).where(
                 UnitClosure.ancestor_id.in_([a for a, _ in ups]),
                 UnitClosure.descendant_id.in_([d for d, _ in downs]),
             )
-        ).tuples()
-    )
+        )
+    }
     rows = [
         {"ancestor_id": a, "descendant_id": d, "depth": da + dd + 1}
         for a, da in ups
@@ -129,8 +130,7 @@ def region_of(session: Session, unit: Unit) -> Unit | None:
 
 def is_below(session: Session, unit_id: int, ancestor_id: int) -> bool:
     return (
-        session.get(UnitClosure, {"ancestor_id": ancestor_id, "descendant_id": unit_id})
-        is not None
+        session.get(UnitClosure, {"ancestor_id": ancestor_id, "descendant_id": unit_id}) is not None
     )
 
 
@@ -207,7 +207,9 @@ def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken
 
 def user_for_token(session: Session, plain: str) -> User | None:
     token = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(plain), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(plain), ApiToken.revoked_at.is_(None)
+        )
     )
     if token is None or not token.user.is_active:
         return None

@@ -56,9 +56,7 @@ def visible(authority: Authority) -> ColumnElement[bool]:
     if not units:
         return Case.type == "knowledge_support"
     reach = _below(units)
-    ks_owner = (
-        select(KS.owner_id).where(KS.id == Case.knowledge_support_id).scalar_subquery()
-    )
+    ks_owner = select(KS.owner_id).where(KS.id == Case.knowledge_support_id).scalar_subquery()
     return or_(
         Case.type == "knowledge_support",
         Case.owner_id.in_(reach),
@@ -98,7 +96,7 @@ def list_cases(
         except (TypeError, ValueError):
             raise ValidationError("knowledge_support måste vara ett ärendenummer.") from None
     if state:
-        if state not in machine.states:
+        if state not in machine.state_names:
             raise ValidationError(f"state måste vara en av: {', '.join(machine.states)}.")
         conditions.append(Case.state == state)
     if region:
@@ -138,9 +136,7 @@ def _act_condition(authority: Authority) -> ColumnElement[bool]:
             else:
                 assert scope == REGION
                 place = Case.region_id.in_(reach)
-            clauses.append(
-                and_(Case.type == case_type, Case.state.in_(sorted(state_set)), place)
-            )
+            clauses.append(and_(Case.type == case_type, Case.state.in_(sorted(state_set)), place))
     return or_(*clauses) if clauses else false()
 
 
@@ -159,9 +155,7 @@ def inbox(session: Session, authority: Authority, *, limit: Any = None, offset: 
     return Page(items, total)
 
 
-def history(
-    session: Session, case: Case, *, limit: Any = None, offset: Any = None
-) -> Page:
+def history(session: Session, case: Case, *, limit: Any = None, offset: Any = None) -> Page:
     lim, off = page_args(limit, offset)
     where = CaseEvent.case_id == case.id
     total = session.scalar(select(func.count()).select_from(CaseEvent).where(where)) or 0
@@ -172,7 +166,9 @@ def history(
 
 
 def regions(session: Session) -> list[Unit]:
-    return list(session.scalars(select(Unit).where(Unit.kind == UnitKind.REGION).order_by(Unit.name)))
+    return list(
+        session.scalars(select(Unit).where(Unit.kind == UnitKind.REGION).order_by(Unit.name))
+    )
 
 
 @dataclasses.dataclass
@@ -205,7 +201,7 @@ def overview(
     if kind:
         conditions.append(KnowledgeSupport.kind == kind)
     if state:
-        if state not in MACHINES["knowledge_support"].states:
+        if state not in MACHINES["knowledge_support"].state_names:
             raise ValidationError("state är inget läge för kunskapsstöd.")
         conditions.append(Case.state == state)
     where = and_(*conditions)
@@ -230,5 +226,5 @@ def overview(
             .group_by(Case.knowledge_support_id, Case.region_id, Case.state)
         )
         for ks_id, region_id, li_state, count in counts:
-            rows[ks_id].implementations[region_id][li_state] = count
+            rows[int(ks_id)].implementations[int(region_id)][li_state] = count
     return Page([rows[i] for i in ids], total)

@@ -10,7 +10,7 @@ Database effects (fan-out, cascades) live in kflow.services.effects, keyed by tr
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -95,7 +95,7 @@ class CaseMachine:
         case_type: str,
         label: str,
         states: type[StrEnum],
-        state_labels: dict[str, str],
+        state_labels: Mapping[Any, str],
         initial: str,
         final: Iterable[str],
         triggers: Iterable[TriggerSpec],
@@ -106,6 +106,7 @@ class CaseMachine:
         self.state_labels = {str(k): v for k, v in state_labels.items()}
         self.initial = str(initial)
         self.final = frozenset(str(s) for s in final)
+        self.state_names = frozenset(s.value for s in states)
         self.triggers = {spec.name: spec for spec in triggers}
         assert set(self.state_labels) == {s.value for s in states}, case_type
         self._transitions = [
@@ -124,7 +125,7 @@ class CaseMachine:
 
     @property
     def open_states(self) -> frozenset[str]:
-        return frozenset(s.value for s in self.states) - self.final
+        return self.state_names - self.final
 
     def triggers_from(self, state: str) -> list[str]:
         """Trigger names that are legal from ``state`` (in declaration order)."""

@@ -52,7 +52,9 @@ MACHINE = CaseMachine(
             (move(State.DRAFTING, State.SUBMITTED),),
             grants=(Grant("coordinator", REGION), Grant("chair", REGION)),
             comment_required=True,
-            params=(Param("position", "choice", "Ställningstagande", required=True, choices=POSITIONS),),
+            params=(
+                Param("position", "choice", "Ställningstagande", required=True, choices=POSITIONS),
+            ),
         ),
         TriggerSpec(
             "decline",

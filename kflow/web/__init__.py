@@ -9,7 +9,9 @@ from flask import Flask, jsonify, request
 from kflow.runtime import Runtime
 
 
-def create_app(runtime: Runtime | None = None, config_override: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    runtime: Runtime | None = None, config_override: dict[str, Any] | None = None
+) -> Flask:
     runtime = runtime or Runtime.create()
     settings = runtime.settings
     app = Flask(__name__)

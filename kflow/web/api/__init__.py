@@ -11,7 +11,14 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from kflow.errors import BadRequest, Conflict, KflowError, NotFound, Unauthenticated, ValidationError
+from kflow.errors import (
+    BadRequest,
+    Conflict,
+    KflowError,
+    NotFound,
+    Unauthenticated,
+    ValidationError,
+)
 from kflow.models import Unit, UnitKind
 from kflow.services import cases as case_service
 from kflow.services import org, queries
@@ -118,7 +125,7 @@ def me() -> Response:
     user = auth.actor.user
     assert user is not None
     session = db.session()
-    codes = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
+    codes = {unit_id: code for unit_id, code in session.execute(select(Unit.id, Unit.code))}
     return jsonify(
         email=user.email,
         name=user.name,

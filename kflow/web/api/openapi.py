@@ -43,7 +43,10 @@ def _list_of(name: str) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["items", "total"],
-        "properties": {"items": {"type": "array", "items": _ref(name)}, "total": {"type": "integer"}},
+        "properties": {
+            "items": {"type": "array", "items": _ref(name)},
+            "total": {"type": "integer"},
+        },
     }
 
 
@@ -126,12 +129,14 @@ def _trigger_docs(case_type: str) -> str:
     machine = MACHINES[case_type]
     lines = []
     for spec in machine.triggers.values():
-        who = ", ".join(f"{g.role}" + ("" if g.scope == "case" else f" ({g.scope})") for g in spec.grants)
+        who = ", ".join(
+            f"{g.role}" + ("" if g.scope == "case" else f" ({g.scope})") for g in spec.grants
+        )
         if spec.auto:
             who = (who + "; " if who else "") + "auto"
-        params = ", ".join(
-            p.name + ("" if p.required else "?") for p in spec.params
-        ) + (", comment" if spec.comment_required else "")
+        params = ", ".join(p.name + ("" if p.required else "?") for p in spec.params) + (
+            ", comment" if spec.comment_required else ""
+        )
         moves = "; ".join(f"{'|'.join(src)} → {dst or 'same'}" for src, dst in spec.moves)
         lines.append(f"- `{spec.name}`: {moves}. Who: {who}. Params: {params or 'none'}.")
     return "\n".join(lines)
@@ -152,7 +157,11 @@ def _collection_paths(collection: str, case_type: str) -> dict[str, Any]:
     if case_type == "knowledge_support":
         filters += [
             {"name": "owner", "in": "query", "schema": {"type": "string"}},
-            {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(ks_states.KINDS)}},
+            {
+                "name": "kind",
+                "in": "query",
+                "schema": {"type": "string", "enum": list(ks_states.KINDS)},
+            },
         ]
     id_param = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     paths: dict[str, Any] = {
@@ -247,7 +256,11 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Organisation units",
             "operationId": "list_units",
             "parameters": [
-                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(UnitKind)}},
+                {
+                    "name": "kind",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": list(UnitKind)},
+                },
                 {"name": "parent", "in": "query", "schema": {"type": "string"}},
                 *PAGING,
             ],
@@ -268,7 +281,11 @@ def openapi_document() -> dict[str, Any]:
             "operationId": "overview",
             "parameters": [
                 {"name": "owner", "in": "query", "schema": {"type": "string"}},
-                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(ks_states.KINDS)}},
+                {
+                    "name": "kind",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": list(ks_states.KINDS)},
+                },
                 {
                     "name": "state",
                     "in": "query",
@@ -323,13 +340,25 @@ def openapi_document() -> dict[str, Any]:
             "properties": {
                 "title": {"type": "string", "minLength": 1, "maxLength": 300},
                 "kind": {"type": "string", "enum": list(ks_states.KINDS)},
-                "owner": {"type": "string", "description": "Code of an NPO, NSG or national council"},
+                "owner": {
+                    "type": "string",
+                    "description": "Code of an NPO, NSG or national council",
+                },
                 "description": {"type": ["string", "null"], "maxLength": 20000},
             },
         },
         "HistoryRow": {
             "type": "object",
-            "required": ["trigger", "from_state", "to_state", "actor", "role", "at", "comment", "params"],
+            "required": [
+                "trigger",
+                "from_state",
+                "to_state",
+                "actor",
+                "role",
+                "at",
+                "comment",
+                "params",
+            ],
             "properties": {
                 "id": {"type": "integer"},
                 "trigger": {"type": "string"},
@@ -403,7 +432,7 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Tracks every kunskapsstöd from NPO to local unit. States, triggers and roles "
-                "follow lifecycle.md. Errors: {\"error\": {\"code\", \"message\"}}."
+                'follow lifecycle.md. Errors: {"error": {"code", "message"}}.'
             ),
         },
         "servers": [{"url": "/"}],

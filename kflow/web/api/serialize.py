@@ -45,7 +45,9 @@ class Serializer:
         if unit_id is None:
             return None
         if unit_id not in self._codes:
-            self._codes[unit_id] = self.session.scalar(select(Unit.code).where(Unit.id == unit_id)) or ""
+            self._codes[unit_id] = (
+                self.session.scalar(select(Unit.code).where(Unit.id == unit_id)) or ""
+            )
         return self._codes[unit_id]
 
     def case(self, case: Case) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+# kflow: `make run` to try it, `make test` to check it. `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEV_ENV := KFLOW_CONFIG=config/development.toml
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.DEFAULT_GOAL := help
+
+$(BIN)/kflow: setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	@touch $(BIN)/kflow
+
+.PHONY: venv
+venv: $(BIN)/kflow ## Create the virtual environment and install kflow with its test tools
+
+##@ Use
+
+.PHONY: run
+run: venv ## Migrate and seed a local SQLite database, then serve the UI with the scheduler
+	$(DEV_ENV) $(BIN)/kflow db upgrade
+	$(DEV_ENV) $(BIN)/kflow demo
+	@echo
+	@echo "kflow is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it; mail goes to instance/outbox/)"
+	@echo "Try the API:  curl -s -H \"Authorization: Bearer \$$($(DEV_ENV) $(BIN)/kflow token create samordnare.vgr@demo.kflow.se 2>/dev/null | tail -1)\" http://$(HOST):$(PORT)/api/v1/inbox"
+	@$(DEV_ENV) $(BIN)/kflow scheduler & scheduler=$$!; \
+	  trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+	  $(DEV_ENV) $(BIN)/kflow serve --host $(HOST) --port $(PORT)
+
+.PHONY: migrate
+migrate: venv ## Migrate the configured database to the newest schema
+	$(BIN)/kflow db upgrade
+
+.PHONY: checkdb
+checkdb: venv ## Migrate, then fail if the models and the migrations differ
+	$(BIN)/kflow db upgrade
+	$(BIN)/kflow db check
+
+##@ Develop
+
+.PHONY: test
+test: venv ## Run the whole test suite (SQLite and PostgreSQL)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: venv ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: fmt
+fmt: venv ## Format and auto-fix the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: clean
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
+	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
