@@ -10,6 +10,7 @@ from kflow.models.cases import (
 )
 from kflow.models.history import CREATE_TRIGGER, SYSTEM_ACTOR, CaseEvent
 from kflow.models.indicators import Indicator, Measurement
+from kflow.models.mail import RUNGS, Notification, OutboxMail, Reminder
 from kflow.models.org import (
     NATIONAL_KINDS,
     ROLE_LABELS,
@@ -29,6 +30,7 @@ __all__ = [
     "CREATE_TRIGGER",
     "NATIONAL_KINDS",
     "ROLE_LABELS",
+    "RUNGS",
     "SYSTEM_ACTOR",
     "UNIT_KIND_LABELS",
     "ApiToken",
@@ -41,7 +43,10 @@ __all__ = [
     "LocalImplementation",
     "Measurement",
     "Membership",
+    "Notification",
+    "OutboxMail",
     "RegionalAdaptation",
+    "Reminder",
     "Role",
     "Unit",
     "UnitClosure",

@@ -53,6 +53,9 @@ class Case(Base):
     # The case that created this one: the adaptation of a local implementation.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     due: Mapped[dt.date | None]
+    # The day the next reminder rung for ``due`` falls due (NULL: none left). Lets a sweep read
+    # only the cases with something to send, through a partial index.
+    next_reminder_on: Mapped[dt.date | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -153,6 +156,12 @@ _t = Case.__table__
 _WHERE_RESPONSE = text("type = 'consultation_response'")
 _WHERE_ADAPTATION = text("type = 'regional_adaptation'")
 _WHERE_OPEN_LI = text(f"type = 'local_implementation' AND state NOT IN ({_LI_FINAL})")
+Index(
+    "ix_cases_next_reminder_on",
+    _t.c.next_reminder_on,
+    sqlite_where=_t.c.next_reminder_on.is_not(None),
+    postgresql_where=_t.c.next_reminder_on.is_not(None),
+)
 # One consultation response per round and region.
 Index(
     "ux_cases_response_round_region",

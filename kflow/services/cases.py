@@ -31,7 +31,7 @@ from kflow.models import (
 )
 from kflow.services import effects
 from kflow.services.authority import Authority
-from kflow.services.deadlines import due_for
+from kflow.services.deadlines import due_for, due_values
 from kflow.services.history import record
 from kflow.services.params import clean_comment, clean_params
 from kflow.states import MACHINES, InvalidMove
@@ -169,7 +169,9 @@ def fire(
         effects.GUARDS[spec.guard](session, case)
 
     from_state = case.state
-    fx = effects.Effect(session, case, from_state, authority.actor, role, cleaned, now, settings)
+    fx = effects.Effect(
+        session, case, from_state, authority.actor, role, cleaned, now, settings, cleaned_comment
+    )
     before = effects.BEFORE.get((case.type, trigger))
     if before:
         before(fx)
@@ -229,7 +231,8 @@ def _authorize(authority: Authority, case: Case, spec: Any, override: bool) -> s
 
 
 def _set_due(case: Case, from_state: str, today: dt.date, settings: Settings) -> None:
-    case.due = due_for(
+    previous = case.due
+    due = due_for(
         case.type,
         case.state,
         today,
@@ -239,6 +242,9 @@ def _set_due(case: Case, from_state: str, today: dt.date, settings: Settings) ->
         target_date=case.target_date if isinstance(case, LocalImplementation) else None,
         next_review_due=getattr(case, "next_review_due", None),
     )
+    if due != previous or not case.is_open:
+        for column, value in due_values(due if case.is_open else None, settings).items():
+            setattr(case, column, value)
 
 
 def _expire_others(session: Session, moved: Case) -> None:

@@ -65,3 +65,19 @@ def review_due(kind: str, published_on: dt.date, settings: Settings) -> dt.date:
         else settings.deadlines.review_months
     )
     return add_months(published_on, months)
+
+
+def rung_dates(due: dt.date, settings: Settings) -> list[tuple[str, dt.date]]:
+    """The reminder ladder for one due date, in order (lifecycle.md §4)."""
+    r = settings.reminders
+    return [
+        ("upcoming", add_business_days(due, -r.upcoming_business_days_before)),
+        ("due", due),
+        ("overdue", add_business_days(due, r.overdue_business_days_after)),
+        ("escalated", add_business_days(due, r.escalated_business_days_after)),
+    ]
+
+
+def due_values(due: dt.date | None, settings: Settings) -> dict[str, dt.date | None]:
+    """Column values for a new due date: the date and the day its first rung falls due."""
+    return {"due": due, "next_reminder_on": rung_dates(due, settings)[0][1] if due else None}

@@ -19,8 +19,9 @@ from kflow.calendar import default_consultation_deadline, local_date
 from kflow.config import Settings
 from kflow.errors import ValidationError
 from kflow.models import Case, KnowledgeSupport, RegionalAdaptation, Unit, UnitKind
+from kflow.services import notify
 from kflow.services.authority import SYSTEM, Actor
-from kflow.services.deadlines import due_for, review_due
+from kflow.services.deadlines import due_for, due_values, review_due
 from kflow.services.history import CASES, cascade, record_created
 from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
@@ -38,6 +39,7 @@ class Effect:
     params: dict[str, Any]
     now: dt.datetime
     settings: Settings
+    comment: str | None = None
     # Filled in by effects for the caller (e.g. units skipped by a hand-off).
     outcome: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -47,6 +49,11 @@ class Effect:
 
     def cause(self) -> dict[str, Any]:
         return {"cause": f"{self.case.type}.{self.case.id}"}
+
+    @property
+    def cause_key(self) -> str:
+        """Unique per firing: the case and the version the trigger gave it."""
+        return f"{self.case.id}.v{self.case.lock_version}"
 
 
 # Effects that run *before* the state change (they set fields the due date depends on).
@@ -109,6 +116,7 @@ def open_consultation(fx: Effect) -> None:
         extra={"round": ks.consultation_round},
     )
     record_created(fx.session, ids, state, fx.actor, fx.role, fx.now, fx.cause())
+    notify.handoff(fx.session, fx.settings, ids, fx.cause_key)
 
 
 def close_consultation(fx: Effect) -> None:
@@ -122,7 +130,7 @@ def close_consultation(fx: Effect) -> None:
         SYSTEM,
         fx.now,
         params=fx.cause(),
-        values={"due": None},
+        values=due_values(None, fx.settings),
     )
 
 
@@ -132,7 +140,7 @@ def publish(fx: Effect) -> None:
     assert isinstance(ks, KnowledgeSupport)
     state = MACHINES["regional_adaptation"].initial
     due = due_for("regional_adaptation", state, fx.today, fx.settings)
-    cascade(
+    reassessed = cascade(
         fx.session,
         "regional_adaptation",
         CASES.c.knowledge_support_id == ks.id,
@@ -140,13 +148,14 @@ def publish(fx: Effect) -> None:
         SYSTEM,
         fx.now,
         params={**fx.cause(), "version": ks.version},
-        values={"adapted_version": ks.version, "due": due},
+        values={"adapted_version": ks.version, **due_values(due, fx.settings)},
     )
     # Regions without an adaptation yet (all of them on first publication).
     ids = _insert_for_regions(
         fx, "regional_adaptation", state, due, extra={"adapted_version": ks.version}
     )
     record_created(fx.session, ids, state, fx.actor, fx.role, fx.now, fx.cause())
+    notify.handoff(fx.session, fx.settings, [*reassessed, *ids], fx.cause_key)
 
 
 def withdraw(fx: Effect) -> None:
@@ -160,7 +169,7 @@ def withdraw(fx: Effect) -> None:
             SYSTEM,
             fx.now,
             params=fx.cause(),
-            values={"due": None},
+            values=due_values(None, fx.settings),
         )
 
 
@@ -185,6 +194,7 @@ def hand_off(fx: Effect) -> None:
         literal(adaptation.knowledge_support_id),
         literal(adaptation.id),
         literal(due),
+        literal(due_values(due, fx.settings)["next_reminder_on"]),
         literal(target),
         literal(fx.now, Case.created_at.type),
         literal(fx.now, Case.created_at.type),
@@ -208,6 +218,7 @@ def hand_off(fx: Effect) -> None:
         "knowledge_support_id",
         "parent_id",
         "due",
+        "next_reminder_on",
         "target_date",
         "created_at",
         "updated_at",
@@ -217,6 +228,13 @@ def hand_off(fx: Effect) -> None:
     fx.outcome["created"] = len(ids)
     fx.outcome["skipped"] = requested - len(ids)
     record_created(session, ids, state, fx.actor, fx.role, fx.now, fx.cause())
+    notify.handoff(session, fx.settings, ids, fx.cause_key)
+
+
+def report_deviation(fx: Effect) -> None:
+    notify.deviation(
+        fx.session, fx.settings, fx.case, fx.actor.label, fx.comment or "", fx.cause_key
+    )
 
 
 def _insert_for_regions(
@@ -241,6 +259,7 @@ def _insert_for_regions(
         "region_id",
         "knowledge_support_id",
         "due",
+        "next_reminder_on",
         "created_at",
         "updated_at",
         *extra,
@@ -253,6 +272,7 @@ def _insert_for_regions(
         Unit.id,
         literal(ks.id),
         literal(due),
+        literal(due_values(due, fx.settings)["next_reminder_on"]),
         literal(fx.now, Case.created_at.type),
         literal(fx.now, Case.created_at.type),
         *(literal(value) for value in extra.values()),
@@ -306,4 +326,5 @@ AFTER: dict[tuple[str, str], Callable[[Effect], None]] = {
     ("knowledge_support", "withdraw"): withdraw,
     ("knowledge_support", "cancel"): cancel_knowledge_support,
     ("regional_adaptation", "hand_off"): hand_off,
+    ("local_implementation", "report_deviation"): report_deviation,
 }

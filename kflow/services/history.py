@@ -91,13 +91,14 @@ def cascade(
     *,
     params: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
-) -> None:
+) -> list[int]:
     """Fire ``trigger`` on every case of ``case_type`` matching ``where``, set-based.
 
     Only cases in one of the trigger's source states move; each gets its history row. Two
     statements whatever the number of cases: INSERT ... SELECT for the history, then UPDATE.
     """
     spec = MACHINES[case_type].triggers[trigger]
+    moved: list[int] = []
     for sources, dest in spec.moves:
         assert dest is not None, "cascades move to a new state"
         matching = (CASES.c.type == case_type) & where & CASES.c.state.in_(sources)
@@ -132,7 +133,7 @@ def cascade(
                 history,
             )
         )
-        session.execute(
+        moved += session.scalars(
             update(CASES)
             .where(matching)
             .values(
@@ -141,4 +142,6 @@ def cascade(
                 updated_at=at,
                 **(values or {}),
             )
-        )
+            .returning(CASES.c.id)
+        ).all()
+    return moved

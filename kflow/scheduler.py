@@ -1,0 +1,78 @@
+"""The scheduler process (`kflow scheduler`): APScheduler 3 in its own process, never in web workers.
+
+Jobs only look for work; the database decides what has been done, so a second scheduler, a
+restart or a late run can never send anything twice (see kflow.services.reminders and outbox).
+No job store table: the jobs are fixed, defined here, with fixed ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from kflow.calendar import STOCKHOLM
+from kflow.db import utcnow
+from kflow.runtime import Runtime
+from kflow.services.outbox import relay
+from kflow.services.reminders import build_digests, sweep
+
+log = logging.getLogger(__name__)
+_runtime: Runtime | None = None
+
+
+def _rt() -> Runtime:
+    assert _runtime is not None, "scheduler not started"
+    return _runtime
+
+
+def sweep_job() -> None:
+    result = sweep(_rt(), utcnow())
+    log.info("Sweep: %s", result)
+
+
+def digest_job() -> None:
+    log.info("Digests: %s built", build_digests(_rt(), utcnow()))
+
+
+def relay_job() -> None:
+    result = relay(_rt())
+    if result.sent or result.retried or result.failed:
+        log.info("Relay: %s", result)
+
+
+def build(runtime: Runtime) -> BlockingScheduler:
+    global _runtime
+    _runtime = runtime
+    reminders = runtime.settings.reminders
+    scheduler = BlockingScheduler(
+        timezone=STOCKHOLM,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    now = utcnow()
+    scheduler.add_job(
+        sweep_job, "interval", minutes=reminders.sweep_minutes, id="sweep", next_run_time=now
+    )
+    scheduler.add_job(
+        digest_job, "cron", day_of_week="mon-fri", hour=reminders.digest_hour, id="digests"
+    )
+    scheduler.add_job(
+        relay_job, "interval", seconds=reminders.relay_seconds, id="relay", next_run_time=now
+    )
+    return scheduler
+
+
+def run(runtime: Runtime) -> None:
+    scheduler = build(runtime)
+
+    def _stop(*_: Any) -> None:
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("kflow scheduler started (Europe/Stockholm): %s", [j.id for j in scheduler.get_jobs()])
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

@@ -1,0 +1,216 @@
+"""Who is told about a case, and the immediate mails (hand-offs, deviations).
+
+"The people who can act on the case now" are the active users holding, in the case's owner or
+assignee unit or above it, a role that grants one of the manual triggers legal from the case's
+state. One tier up is the region for a local case and the owner NPO for a regional one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from kflow.config import Settings
+from kflow.mail import case_url
+from kflow.models import Case, Membership, Unit, UnitClosure, User
+from kflow.services.history import CASES
+from kflow.services.outbox import Mail, enqueue
+from kflow.states import MACHINES
+from kflow.states.base import CASE
+
+
+@dataclasses.dataclass
+class CaseFacts:
+    """What a mail says about a case, loaded for many cases in one query."""
+
+    id: int
+    type: str
+    state: str
+    owner_id: int
+    assignee_id: int | None
+    region_id: int | None
+    ks_owner_id: int | None
+    title: str
+    unit: str
+    due: Any
+
+    def item(self, settings: Settings) -> dict[str, Any]:
+        machine = MACHINES[self.type]
+        return {
+            "type_label": machine.label,
+            "title": self.title,
+            "unit": self.unit,
+            "state_label": machine.state_label(self.state),
+            "due": self.due.isoformat() if self.due else "",
+            "url": case_url(settings, self.id),
+        }
+
+    @property
+    def tier_up_unit(self) -> int | None:
+        if self.type == "local_implementation":
+            return self.region_id
+        if self.type in ("regional_adaptation", "consultation_response"):
+            return self.ks_owner_id
+        return None
+
+
+def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts]:
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    c = CASES
+    ks = CASES.alias("ks_case")
+    owner = aliased(Unit, name="owner_unit")
+    rows = session.execute(
+        select(
+            c.c.id,
+            c.c.type,
+            c.c.state,
+            c.c.owner_id,
+            c.c.assignee_id,
+            c.c.region_id,
+            ks.c.owner_id,
+            ks.c.title,
+            c.c.title,
+            owner.name,
+            c.c.due,
+        )
+        .join(owner, owner.id == c.c.owner_id)
+        .outerjoin(ks, ks.c.id == c.c.knowledge_support_id)
+        .where(c.c.id.in_(ids))
+    )
+    facts = {}
+    for cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due in rows:
+        facts[cid] = CaseFacts(
+            cid,
+            ctype,
+            state,
+            owner_id,
+            assignee,
+            region,
+            ks_owner if ctype != "knowledge_support" else owner_id,
+            ks_title or title or "",
+            unit,
+            due,
+        )
+    return facts
+
+
+def _acting_roles(case_type: str, state: str) -> set[str]:
+    """Roles that, held over the case's own unit, let someone fire a manual trigger now."""
+    machine = MACHINES[case_type]
+    roles: set[str] = set()
+    for name in machine.triggers_from(state):
+        for grant in machine.triggers[name].grants:
+            if grant.scope == CASE:
+                roles.add(grant.role)
+    return roles
+
+
+def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
+    """case id -> ids of the active users who can act on it now (one query for all cases)."""
+    units = {u for f in facts for u in (f.owner_id, f.assignee_id) if u is not None}
+    reach: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if units:
+        for unit_id, user_id, role in session.execute(
+            select(UnitClosure.descendant_id, Membership.user_id, Membership.role)
+            .join(Membership, Membership.unit_id == UnitClosure.ancestor_id)
+            .join(User, User.id == Membership.user_id)
+            .where(UnitClosure.descendant_id.in_(units), User.is_active.is_(True))
+        ):
+            reach[unit_id].append((user_id, role))
+    result: dict[int, set[int]] = {}
+    for f in facts:
+        wanted = _acting_roles(f.type, f.state)
+        people = set()
+        for unit_id in (f.owner_id, f.assignee_id):
+            if unit_id is not None:
+                people |= {user for user, role in reach[unit_id] if role in wanted}
+        result[f.id] = people
+    return result
+
+
+def holders(session: Session, unit_ids: Iterable[int], role: str) -> dict[int, set[int]]:
+    """unit id -> active users holding ``role`` in exactly that unit."""
+    ids = {u for u in unit_ids if u is not None}
+    found: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        for unit_id, user_id in session.execute(
+            select(Membership.unit_id, Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.unit_id.in_(ids), Membership.role == role, User.is_active.is_(True))
+        ):
+            found[unit_id].add(user_id)
+    return found
+
+
+def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, User]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause_key: str) -> int:
+    """Mail the people who can act on newly created cases, one mail per person."""
+    facts = load_facts(session, case_ids)
+    if not facts:
+        return 0
+    by_user: dict[int, list[CaseFacts]] = defaultdict(list)
+    for case_id, people in actors(session, list(facts.values())).items():
+        for user_id in people:
+            by_user[user_id].append(facts[case_id])
+    users = users_by_id(session, by_user)
+    reasons = {
+        "consultation_response": "Regionen ombeds lämna remissvar senast förfallodagen.",
+        "regional_adaptation": "Ett nytt eller reviderat kunskapsstöd har publicerats och ska tas "
+        "ställning till i regionen.",
+        "local_implementation": "Kvittera överlämningen i kflow så att regionen vet att ni tagit "
+        "emot uppdraget.",
+    }
+    mails = []
+    for user_id, items in sorted(by_user.items()):
+        items.sort(key=lambda f: f.id)
+        user = users[user_id]
+        mails.append(
+            Mail(
+                key=f"handoff:{cause_key}:{user_id}",
+                to_addr=user.email,
+                template="handoff",
+                context={
+                    "name": user.name,
+                    "items": [f.item(settings) for f in items],
+                    "reason": reasons.get(items[0].type, ""),
+                },
+            )
+        )
+    return enqueue(session, settings, mails)
+
+
+def deviation(
+    session: Session, settings: Settings, case: Case, actor_label: str, comment: str, cause_key: str
+) -> int:
+    """Tell the region's process leads that a local unit reported a deviation."""
+    facts = load_facts(session, [case.id])[case.id]
+    leads = holders(session, [facts.region_id] if facts.region_id else [], "process_lead")
+    people = users_by_id(session, leads.get(facts.region_id or 0, set()))
+    mails = [
+        Mail(
+            key=f"deviation:{cause_key}:{user.id}",
+            to_addr=user.email,
+            template="deviation",
+            context={
+                "name": user.name,
+                "actor": actor_label,
+                "comment": comment,
+                "item": facts.item(settings),
+            },
+        )
+        for user in people.values()
+    ]
+    return enqueue(session, settings, mails)

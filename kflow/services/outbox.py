@@ -1,0 +1,186 @@
+"""The mail outbox: rows written in the same transaction as their cause, relayed later.
+
+Exactly once: a mail exists once per idempotency key (a unique constraint; inserts that collide
+do nothing). A relay claims a row by compare-and-set (UPDATE ... WHERE status = 'pending'), so
+two relays never send the same row; a claim left by a relay that died is taken over after the
+lease. The one window left is the classic one: SMTP accepted the mail and the relay died before
+recording it; the stable Message-ID lets a receiver recognise such a resend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kflow.config import Settings
+from kflow.db import utcnow
+from kflow.mail import Transport, build_message, message_id_for, render, transport_for
+from kflow.models import OutboxMail
+from kflow.runtime import Runtime
+
+log = logging.getLogger(__name__)
+LEASE = dt.timedelta(minutes=5)
+MAX_ERROR = 2_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Mail:
+    key: str
+    to_addr: str
+    template: str
+    context: dict[str, Any]
+
+
+def enqueue(session: Session, settings: Settings, mails: Sequence[Mail]) -> int:
+    """Write outbox rows (one multi-row INSERT); a key that exists already is skipped."""
+    if not mails:
+        return 0
+    now = utcnow()
+    rows = []
+    for mail in mails:
+        subject, text, html = render(mail.template, **mail.context)
+        rows.append(
+            {
+                "idempotency_key": mail.key,
+                "message_id": message_id_for(mail.key, settings),
+                "to_addr": mail.to_addr,
+                "subject": subject[:300],
+                "body_text": text,
+                "body_html": html,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(OutboxMail).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    result = session.execute(stmt, rows)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclasses.dataclass
+class RelayResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def relay(
+    runtime: Runtime,
+    now: dt.datetime | None = None,
+    transport: Transport | None = None,
+    limit: int = 500,
+) -> RelayResult:
+    """Send due outbox rows, each claimed and recorded in its own short transaction."""
+    settings = runtime.settings
+    transport = transport or transport_for(settings)
+    result = RelayResult()
+    worker = uuid.uuid4().hex
+    for _ in range(limit):
+        moment = now or utcnow()
+        mail_id = _claim_next(runtime, worker, moment)
+        if mail_id is None:
+            break
+        _deliver(runtime, transport, mail_id, worker, result)
+    return result
+
+
+def _claim_next(runtime: Runtime, worker: str, now: dt.datetime) -> int | None:
+    claimable = or_(
+        and_(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now),
+        and_(OutboxMail.status == "sending", OutboxMail.claimed_at < now - LEASE),
+    )
+    for _attempt in range(20):
+        with runtime.transaction() as session:
+            candidate = session.scalar(
+                select(OutboxMail.id).where(claimable).order_by(OutboxMail.id).limit(1)
+            )
+            if candidate is None:
+                return None
+            claimed = session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id == candidate, claimable)
+                .values(status="sending", claimed_by=worker, claimed_at=utcnow())
+            )
+            if getattr(claimed, "rowcount", 0) == 1:
+                return candidate
+    return None
+
+
+def _deliver(
+    runtime: Runtime, transport: Transport, mail_id: int, worker: str, result: RelayResult
+) -> None:
+    settings = runtime.settings
+    with runtime.transaction(write=False) as session:
+        row = session.get(OutboxMail, mail_id)
+        assert row is not None
+        message = build_message(
+            settings=settings,
+            to_addr=row.to_addr,
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html,
+            message_id=row.message_id,
+        )
+        attempts = row.attempts + 1
+    error: str | None = None
+    try:
+        transport.send(message)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+    with runtime.transaction() as session:
+        mine = (OutboxMail.id == mail_id) & (OutboxMail.claimed_by == worker)
+        if error is None:
+            values: dict[str, Any] = {
+                "status": "sent",
+                "sent_at": utcnow(),
+                "attempts": attempts,
+                "last_error": None,
+            }
+            result.sent += 1
+        elif attempts >= settings.mail.max_attempts:
+            values = {"status": "failed", "attempts": attempts, "last_error": error}
+            result.failed += 1
+            log.warning("Mail %s failed for good after %s attempts: %s", mail_id, attempts, error)
+        else:
+            delay = dt.timedelta(seconds=settings.mail.retry_base_seconds * 2 ** (attempts - 1))
+            values = {
+                "status": "pending",
+                "attempts": attempts,
+                "last_error": error,
+                "next_attempt_at": utcnow() + delay,
+            }
+            result.retried += 1
+            log.info(
+                "Mail %s not sent (attempt %s), retrying in %s: %s", mail_id, attempts, delay, error
+            )
+        session.execute(
+            update(OutboxMail).where(mine).values(claimed_by=None, claimed_at=None, **values)
+        )
+
+
+def retry(session: Session, mail_id: int) -> OutboxMail:
+    """Put a failed (or pending) mail back in the queue to be sent at the next relay."""
+    from kflow.errors import NotFound, ValidationError
+
+    row = session.get(OutboxMail, mail_id)
+    if row is None:
+        raise NotFound(f"Det finns inget utgående brev {mail_id}.")
+    if row.status == "sent":
+        raise ValidationError(f"Brev {mail_id} är redan skickat.")
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    row.claimed_by = None
+    row.claimed_at = None
+    return row
