@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, aliased
 from kflow.calendar import default_consultation_deadline, local_date
 from kflow.config import Settings
 from kflow.errors import ValidationError
-from kflow.models import Case, KnowledgeSupport, RegionalAdaptation, Unit, UnitKind
+from kflow.models import (
+    Case,
+    ConsultationResponse,
+    KnowledgeSupport,
+    RegionalAdaptation,
+    Unit,
+    UnitKind,
+)
 from kflow.services import notify
 from kflow.services.authority import SYSTEM, Actor
 from kflow.services.deadlines import due_for, due_values, review_due
@@ -94,6 +101,11 @@ def prepare_assign(fx: Effect) -> None:
 def prepare_adopt(fx: Effect) -> None:
     assert isinstance(fx.case, RegionalAdaptation)
     fx.case.decision_ref = fx.params["decision_ref"]
+
+
+def prepare_submit_response(fx: Effect) -> None:
+    assert isinstance(fx.case, ConsultationResponse)
+    fx.case.position = fx.params["position"]
 
 
 # Effects that run after the state change.
@@ -318,6 +330,7 @@ BEFORE: dict[tuple[str, str], Callable[[Effect], None]] = {
     ("knowledge_support", "start_revision"): prepare_start_revision,
     ("regional_adaptation", "assign"): prepare_assign,
     ("regional_adaptation", "adopt"): prepare_adopt,
+    ("consultation_response", "submit"): prepare_submit_response,
 }
 AFTER: dict[tuple[str, str], Callable[[Effect], None]] = {
     ("knowledge_support", "open_consultation"): open_consultation,

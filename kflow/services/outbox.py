@@ -63,9 +63,14 @@ def enqueue(session: Session, settings: Settings, mails: Sequence[Mail]) -> int:
         )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(OutboxMail).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    result = session.execute(stmt, rows)
-    return int(getattr(result, "rowcount", 0) or 0)
+    # RETURNING counts what was really inserted (rowcount is unreliable for multi-row inserts).
+    stmt = (
+        insert(OutboxMail)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMail.id)
+    )
+    return len(session.scalars(stmt).all())
 
 
 @dataclasses.dataclass
