@@ -349,7 +349,8 @@ def outbox_list(failed: bool, limit: int) -> None:
         for row in rows:
             error = f"  [{row.last_error}]" if row.last_error else ""
             click.echo(
-                f"{row.id:>6} {row.status:<8} {row.attempts:>2} {row.to_addr:<36} {row.subject}{error}"
+                f"{row.id:>6} {row.status:<8} {row.attempts:>2} {row.to_addr:<36} "
+                f"{row.subject}{error}"
             )
         if not rows:
             click.echo("No mail." if not failed else "No failed mail.")

@@ -1,4 +1,4 @@
-"""The scheduler process (`kflow scheduler`): APScheduler 3 in its own process, never in web workers.
+"""The scheduler (`kflow scheduler`): APScheduler 3 in a process of its own, never in web workers.
 
 Jobs only look for work; the database decides what has been done, so a second scheduler, a
 restart or a late run can never send anything twice (see kflow.services.reminders and outbox).
@@ -7,6 +7,7 @@ No job store table: the jobs are fixed, defined here, with fixed ids.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -72,7 +73,5 @@ def run(runtime: Runtime) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     log.info("kflow scheduler started (Europe/Stockholm): %s", [j.id for j in scheduler.get_jobs()])
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass

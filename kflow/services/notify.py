@@ -127,10 +127,10 @@ def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
     result: dict[int, set[int]] = {}
     for f in facts:
         wanted = _acting_roles(f.type, f.state)
-        people = set()
-        for unit_id in (f.owner_id, f.assignee_id):
-            if unit_id is not None:
-                people |= {user for user, role in reach[unit_id] if role in wanted}
+        people: set[int] = set()
+        for place in (f.owner_id, f.assignee_id):
+            if place is not None:
+                people |= {user for user, role in reach[place] if role in wanted}
         result[f.id] = people
     return result
 

@@ -226,5 +226,6 @@ def overview(
             .group_by(Case.knowledge_support_id, Case.region_id, Case.state)
         )
         for ks_id, region_id, li_state, count in counts:
-            rows[int(ks_id)].implementations[int(region_id)][li_state] = count
+            assert ks_id is not None and region_id is not None
+            rows[ks_id].implementations[region_id][li_state] = count
     return Page([rows[i] for i in ids], total)

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -77,6 +77,7 @@ def close_consultations(runtime: Runtime, now: dt.datetime, result: SweepResult)
             )
         ).all()
     for case_id, deadline in candidates:
+        assert deadline is not None
         if today < next_working_day(deadline + dt.timedelta(days=1)):
             continue
         try:
@@ -117,9 +118,9 @@ def _insert_reminder(
     session: Session, case_id: int, due: dt.date, rung: str, now: dt.datetime
 ) -> int | None:
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(Reminder)
+        dialect_insert(Reminder)
         .values(case_id=case_id, due=due, rung=rung, fired_at=now)
         .on_conflict_do_nothing(index_elements=["case_id", "due", "rung"])
         .returning(Reminder.id)
@@ -185,7 +186,7 @@ def _address(
         return
     if runtime.settings.reminders.digest:
         session.execute(
-            Notification.__table__.insert(),
+            insert(Notification),
             [{"reminder_id": r, "user_id": u, "created_at": now} for r, u, _, _ in recipients],
         )
         result.notifications += len(recipients)
