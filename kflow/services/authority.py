@@ -19,6 +19,7 @@ from kflow.states import MACHINES, TriggerSpec
 from kflow.states.base import CASE, REGION
 
 ADMIN = "admin"
+REGION_WIDE = ("consultation_response", "regional_adaptation")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Authority:
             self._roles_by_unit[unit_id].add(role)
         # unit id -> roles the actor holds in that unit or above it
         self._reach: dict[int, frozenset[str]] = {}
+        self._above: set[int] | None = None
 
     @property
     def member_unit_ids(self) -> set[int]:
@@ -116,6 +118,20 @@ class Authority:
                 return grant.role
         return None
 
+    def units_above(self) -> set[int]:
+        """Every unit at or above one of the actor's units (their region, say)."""
+        if self._above is None:
+            self._above = set()
+            if self._roles_by_unit:
+                self._above = set(
+                    self.session.scalars(
+                        select(UnitClosure.ancestor_id).where(
+                            UnitClosure.descendant_id.in_(self._roles_by_unit)
+                        )
+                    )
+                )
+        return self._above
+
     def is_admin_for(self, case: Case) -> bool:
         return ADMIN in (self.case_roles(case) | self.roles_at(case.region_id))
 
@@ -123,9 +139,13 @@ class Authority:
         """Knowledge supports are visible to every user; other cases to their own chain.
 
         A regional or local case is visible to roles in its unit, assignee or region (or above)
-        and to the national owner of its knowledge support.
+        and to the national owner of its knowledge support. A region's consultation responses and
+        adaptations are also visible to everyone working in that region (a local unit's staff see
+        the adaptation their own implementation came from).
         """
         if self.actor.is_system or case.type == "knowledge_support":
+            return True
+        if case.type in REGION_WIDE and case.region_id in self.units_above():
             return True
         return bool(
             self.case_roles(case) or self.roles_at(case.region_id) or self.roles_at(ks_owner_id)

@@ -173,27 +173,29 @@ def fire(
         session, case, from_state, authority.actor, role, cleaned, now, settings, cleaned_comment
     )
     before = effects.BEFORE.get((case.type, trigger))
-    if before:
-        before(fx)
     try:
-        machine.fire(case, trigger)
-    except InvalidMove as exc:  # can_fire said yes; only a changed declaration gets here
-        raise InvalidTransition(str(exc)) from None
-    _set_due(case, from_state, today, settings)
-    case.updated_at = now
-    record(
-        session,
-        case,
-        trigger,
-        from_state,
-        authority.actor,
-        role if not override else "admin",
-        now,
-        comment=cleaned_comment,
-        params=cleaned,
-        override=override,
-    )
-    try:
+        # From the first change on, any flush (an autoflush when a lazy load fetches a
+        # subclass column included) may find a concurrent change: 409, never a 500.
+        if before:
+            before(fx)
+        try:
+            machine.fire(case, trigger)
+        except InvalidMove as exc:  # can_fire said yes; only a changed declaration gets here
+            raise InvalidTransition(str(exc)) from None
+        _set_due(case, from_state, today, settings)
+        case.updated_at = now
+        record(
+            session,
+            case,
+            trigger,
+            from_state,
+            authority.actor,
+            role if not override else "admin",
+            now,
+            comment=cleaned_comment,
+            params=cleaned,
+            override=override,
+        )
         # Flush the case now: a concurrent change fails the version check here (409), before
         # the effects write anything.
         session.flush()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from kflow.errors import ValidationError
 from kflow.models import Case, CaseEvent, KnowledgeSupport, Unit, UnitClosure, UnitKind
-from kflow.services.authority import Authority
+from kflow.services.authority import REGION_WIDE, Authority
 from kflow.states import MACHINES
 from kflow.states.base import CASE, REGION
 
@@ -57,8 +57,10 @@ def visible(authority: Authority) -> ColumnElement[bool]:
         return Case.type == "knowledge_support"
     reach = _below(units)
     ks_owner = select(KS.owner_id).where(KS.id == Case.knowledge_support_id).scalar_subquery()
+    above = select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id.in_(units))
     return or_(
         Case.type == "knowledge_support",
+        and_(Case.type.in_(REGION_WIDE), Case.region_id.in_(above)),
         Case.owner_id.in_(reach),
         Case.assignee_id.in_(reach),
         Case.region_id.in_(reach),

@@ -1,0 +1,33 @@
+"""History rows cannot be changed or deleted, not even by a stray SQL statement."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE case_events SET comment = 'rewritten'", "DELETE FROM case_events"],
+)
+def test_database_refuses_to_change_history(session, world, statement):
+    world.ks_in("drafting")
+    before = session.scalar(sa.text("SELECT count(*) FROM case_events"))
+    assert before >= 3
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), session.begin_nested():
+        session.execute(sa.text(statement))
+    assert session.scalar(sa.text("SELECT count(*) FROM case_events")) == before
+    assert (
+        session.scalar(sa.text("SELECT count(*) FROM case_events WHERE comment = 'rewritten'")) == 0
+    )
+
+
+def test_region_staff_see_their_regions_adaptation(world):
+    from kflow.errors import NotFound
+    from kflow.services.cases import readable_case
+
+    ks = world.ks_in("published")
+    ra = world.adaptation(ks, "skane")
+    assert readable_case(world.session, world.authority("skane-local-lead"), ra.id).id == ra.id
+    with pytest.raises(NotFound):
+        readable_case(world.session, world.authority("local-lead"), ra.id)  # a VGR unit
