@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from kflow.config import ConfigError
 from kflow.errors import KflowError
@@ -38,9 +38,15 @@ def friendly(func: F) -> F:
             raise click.ClickException(f"{exc.message} ({exc.code})") from None
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        except OperationalError as exc:
+        except OSError as exc:  # e.g. the SQLite file's directory cannot be created
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"Could not use{where}: {exc.strerror or exc}.") from None
+        except (OperationalError, ProgrammingError) as exc:
+            # SQLite reports a missing table as OperationalError, PostgreSQL as ProgrammingError;
+            # the driver's text may run over several lines (hints, the failing SQL): keep the first.
+            reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0].rstrip(".")
             raise click.ClickException(
-                f"The database could not be used: {exc.orig}. Is it migrated (kflow db upgrade)?"
+                f"The database could not be used: {reason}. Is it migrated (kflow db upgrade)?"
             ) from None
 
     return wrapper  # type: ignore[return-value]

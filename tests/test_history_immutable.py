@@ -31,3 +31,16 @@ def test_region_staff_see_their_regions_adaptation(world):
     assert readable_case(world.session, world.authority("skane-local-lead"), ra.id).id == ra.id
     with pytest.raises(NotFound):
         readable_case(world.session, world.authority("local-lead"), ra.id)  # a VGR unit
+
+
+def test_one_trigger_bumps_lock_version_by_exactly_one(session, world):
+    from kflow.models import Case
+    from kflow.services.cases import get_case
+
+    ks = world.create_ks(kind="vardforlopp")
+    session.expunge_all()  # load it afresh through the base class, as the API does
+    case = get_case(session, ks.id)
+    before = case.lock_version
+    world.fire(case, "commission", "npo-chair", params={"decision_ref": "SKS-1"})
+    session.expire_all()
+    assert session.get(Case, ks.id).lock_version == before + 1

@@ -51,7 +51,9 @@ def test_each_revision_downgrades_one_step(database):
             downgrade(engine, "-1")
             with engine.connect() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
-            expected = revisions[revisions.index(revision) - 1] if revision != revisions[0] else None
+            expected = (
+                revisions[revisions.index(revision) - 1] if revision != revisions[0] else None
+            )
             assert current == expected
     finally:
         engine.dispose()

@@ -63,7 +63,13 @@ class Case(Base):
     assignee: Mapped[Unit | None] = relationship(foreign_keys=[assignee_id])
     region: Mapped[Unit | None] = relationship(foreign_keys=[region_id])
 
-    __mapper_args__ = {"polymorphic_on": type, "version_id_col": lock_version}
+    # with_polymorphic "*": every query on Case loads the subclass columns too (they live in
+    # this one table), so reading one during a trigger never lazy-loads and flushes early.
+    __mapper_args__ = {
+        "polymorphic_on": type,
+        "version_id_col": lock_version,
+        "with_polymorphic": "*",
+    }
 
     @property
     def machine(self) -> Any:

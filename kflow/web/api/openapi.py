@@ -308,7 +308,16 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Liveness check",
             "operationId": "healthz",
             "security": [],
-            "responses": {"200": {"description": "The server is up"}},
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {"status": {"type": "string", "const": "ok"}},
+                    },
+                    "The server is up",
+                )
+            },
         }
     }
     paths["/api/v1/openapi.json"] = {
@@ -316,7 +325,12 @@ def openapi_document() -> dict[str, Any]:
             "summary": "This document",
             "operationId": "openapi",
             "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+            "responses": {
+                "200": _json(
+                    {"type": "object", "required": ["openapi", "info", "paths"]},
+                    "OpenAPI 3.1 document",
+                )
+            },
         }
     }
     schemas: dict[str, Any] = {
@@ -384,6 +398,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "Me": {
             "type": "object",
+            "required": ["email", "name", "memberships"],
             "properties": {
                 "email": {"type": "string"},
                 "name": {"type": "string"},
@@ -391,7 +406,11 @@ def openapi_document() -> dict[str, Any]:
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "properties": {"unit": {"type": "string"}, "role": {"type": "string"}},
+                        "required": ["unit", "role"],
+                        "properties": {
+                            "unit": {"type": "string"},
+                            "role": {"type": "string", "enum": list(Role)},
+                        },
                     },
                 },
             },
@@ -400,7 +419,29 @@ def openapi_document() -> dict[str, Any]:
             "type": "object",
             "required": ["knowledge_support", "regions"],
             "properties": {
-                "knowledge_support": {"type": "object"},
+                "knowledge_support": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "title",
+                        "kind",
+                        "owner",
+                        "state",
+                        "state_label",
+                        "version",
+                        "published_version",
+                    ],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "title": {"type": "string"},
+                        "kind": {"type": "string", "enum": list(ks_states.KINDS)},
+                        "owner": {"type": "string"},
+                        "state": {"type": "string", "enum": [s.value for s in ks_states.State]},
+                        "state_label": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "published_version": NULLABLE_INT,
+                    },
+                },
                 "regions": {
                     "type": "array",
                     "items": {
@@ -409,12 +450,42 @@ def openapi_document() -> dict[str, Any]:
                         "properties": {
                             "region": {"type": "string"},
                             "region_name": {"type": "string"},
-                            "adaptation": {"type": ["object", "null"]},
+                            "adaptation": {
+                                "type": ["object", "null"],
+                                "description": "The region's regional_adaptation (null: none)",
+                                "required": ["id", "state", "state_label", "due"],
+                                "properties": {
+                                    "id": {"type": "integer"},
+                                    "state": {
+                                        "type": "string",
+                                        "enum": [
+                                            s.value for s in MACHINES["regional_adaptation"].states
+                                        ],
+                                    },
+                                    "state_label": {"type": "string"},
+                                    "due": NULLABLE_DATE,
+                                },
+                            },
                             "local_implementations": {
                                 "type": "object",
-                                "additionalProperties": {"type": "integer"},
+                                "description": "Local implementations of the region by state",
+                                "propertyNames": {
+                                    "enum": [
+                                        s.value for s in MACHINES["local_implementation"].states
+                                    ]
+                                },
+                                "additionalProperties": {"type": "integer", "minimum": 1},
                             },
-                            "done_share": {"type": ["number", "null"]},
+                            "done_share": {
+                                "type": ["number", "null"],
+                                "minimum": 0,
+                                "maximum": 1,
+                                "description": (
+                                    "Share of the region's local implementations (cancelled "
+                                    "ones left out) that are implemented, following up, closed "
+                                    "or waived; null when there are none"
+                                ),
+                            },
                         },
                     },
                 },
