@@ -41,3 +41,9 @@ class ValidationError(KflowError):
 
 class BadRequest(KflowError):
     code, status = "bad_request", 400
+
+
+class Unavailable(KflowError):
+    """The database is busy or unreachable for a moment; the client may retry."""
+
+    code, status = "unavailable", 503

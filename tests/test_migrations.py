@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import kflow.models  # noqa: F401  (registers every table)
+import kflow.models
 from kflow.db import Base, make_engine
 from kflow.migrate import alembic_config, check, downgrade, upgrade
 

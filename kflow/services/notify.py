@@ -21,7 +21,7 @@ from kflow.models import Case, Membership, Unit, UnitClosure, User
 from kflow.services.history import CASES
 from kflow.services.outbox import Mail, enqueue
 from kflow.states import MACHINES
-from kflow.states.base import CASE
+from kflow.states.base import CASE, REGION
 
 
 @dataclasses.dataclass
@@ -101,13 +101,17 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
     return facts
 
 
-def _acting_roles(case_type: str, state: str) -> set[str]:
-    """Roles that, held over the case's own unit, let someone fire a manual trigger now."""
+def _acting_roles(case_type: str, state: str, region_owned: bool) -> set[str]:
+    """Roles that, held over the case's own unit, let someone fire a manual trigger now.
+
+    A region-scoped grant counts when the region is the case's own unit (a consultation
+    response, say); on a local case it is the tier above, reached only by escalation.
+    """
     machine = MACHINES[case_type]
     roles: set[str] = set()
     for name in machine.triggers_from(state):
         for grant in machine.triggers[name].grants:
-            if grant.scope == CASE:
+            if grant.scope == CASE or (region_owned and grant.scope == REGION):
                 roles.add(grant.role)
     return roles
 
@@ -126,7 +130,7 @@ def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
             reach[unit_id].append((user_id, role))
     result: dict[int, set[int]] = {}
     for f in facts:
-        wanted = _acting_roles(f.type, f.state)
+        wanted = _acting_roles(f.type, f.state, f.owner_id == f.region_id)
         people: set[int] = set()
         for place in (f.owner_id, f.assignee_id):
             if place is not None:

@@ -10,6 +10,7 @@ Database effects (fan-out, cascades) live in kflow.services.effects, keyed by tr
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -159,6 +160,14 @@ class CaseMachine:
         if highlight:
             graph.set_state(highlight)
         source: str = graph.get_graph(force_new=True).draw(None)
+        # transitions writes the title as a bare line of front matter, which Mermaid ignores
+        # (front matter is YAML and the title must be the value of a `title:` key).
+        title = f"{self.label} ({self.case_type})"
+        bare = f"---\n{title}\n---\n"
+        if source.startswith(bare):
+            source = (
+                f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n" + source[len(bare) :]
+            )
         if not highlight:
             source = "\n".join(
                 line for line in source.splitlines() if not line.strip().startswith("Class ")

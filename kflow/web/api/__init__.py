@@ -17,6 +17,7 @@ from kflow.errors import (
     KflowError,
     NotFound,
     Unauthenticated,
+    Unavailable,
     ValidationError,
 )
 from kflow.models import Unit, UnitKind
@@ -80,9 +81,8 @@ def _commit(response: Response) -> Response:
         return error_response(Conflict("Ärendet ändrades samtidigt av någon annan; försök igen."))
     except OperationalError:
         response = error_response(
-            KflowError("Databasen är upptagen just nu; försök igen om en stund.")
+            Unavailable("Databasen är upptagen just nu; försök igen om en stund.")
         )
-        response.status_code = 503
         response.headers["Retry-After"] = "1"
         return response
     return response

@@ -342,7 +342,10 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": {
-                        "code": {"type": "string", "enum": [*ERROR_CODES, "server_error"]},
+                        "code": {
+                            "type": "string",
+                            "enum": [*ERROR_CODES, "unavailable", "server_error"],
+                        },
                         "message": {"type": "string"},
                     },
                 }
