@@ -37,13 +37,17 @@ def create_app(
 
     app.register_blueprint(api_bp)
 
+    from kflow.web import ui
+
+    ui.init_app(app)
+
     @app.errorhandler(404)
     @app.errorhandler(405)
     def _not_found(error: Any) -> Any:
         if request.path.startswith("/api/"):
             code = "not_found" if error.code == 404 else "bad_request"
             return jsonify(error={"code": code, "message": error.description}), error.code
-        return error
+        return ui.http_error_page(error)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -1,0 +1,75 @@
+"""The server-rendered web UI (Swedish): sign-in, Min inkorg, case pages, Översikt, Administration.
+
+Every page calls the same services as the JSON API; nothing here changes a case except
+kflow.services.cases.fire and kflow.services.indicators.report_measurement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from kflow.states import MACHINES
+from kflow.web.ui import labels
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    secure = bool(app.config.get("SESSION_COOKIE_SECURE"))
+    # A case page may stay open for hours; the token is bound to the session, which is enough.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", secure)
+
+    from kflow.web.api import bp as api_bp
+    from kflow.web.ui import (
+        admin,
+        admin_access,  # noqa: F401 (adds its routes to admin.bp)
+        auth,
+        base,
+        cases,
+        inbox,
+        overview,
+    )
+
+    auth.login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
+
+    for bp in (auth.bp, inbox.bp, cases.bp, overview.bp, admin.bp):
+        app.register_blueprint(bp)
+
+    settings = app.extensions["kflow"].settings
+    app.jinja_env.globals.update(
+        ui_is_admin=base.is_admin,
+        date_text=labels.date_text,
+        role_label=labels.role_label,
+        state_label=lambda case_type, state: MACHINES[case_type].state_label(state),
+    )
+    app.jinja_env.filters["local_time"] = lambda value: labels.local_time(value, settings.timezone)
+    app.after_request(base.security_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error: CSRFError) -> Any:
+        message = (
+            "Formuläret kunde inte skickas eftersom säkerhetskontrollen (CSRF) saknades eller "
+            "hade gått ut. Ladda om sidan och försök igen."
+        )
+        return render_template("ui/error.html", message=message, code="csrf"), 400
+
+
+HTTP_MESSAGES = {
+    404: "Sidan finns inte. Kontrollera adressen eller gå tillbaka till Min inkorg.",
+    405: "Sidan kan inte användas på det sättet.",
+}
+
+
+def http_error_page(error: HTTPException) -> Any:
+    code = error.code or 500
+    message = HTTP_MESSAGES.get(code, error.description or "Något gick fel.")
+    return render_template("ui/error.html", message=message, code=str(code)), code

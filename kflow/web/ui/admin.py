@@ -1,0 +1,163 @@
+"""Administration: units and users (memberships and API tokens are in admin_access.py).
+
+Every page and action needs the admin role; admins of a region manage only what lies below it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from kflow.errors import KflowError, NotFound, ValidationError
+from kflow.models import UNIT_KIND_LABELS, ApiToken, Membership, Unit, UnitKind, User
+from kflow.services import org
+from kflow.web import db
+from kflow.web.ui.admin_scope import AdminScope
+from kflow.web.ui.base import authority, install
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+install(bp)
+
+LIST_LIMIT = 500
+PARENT_KINDS: dict[str, tuple[str, ...]] = {
+    UnitKind.REGIONAL_GROUP: (UnitKind.REGION, UnitKind.REGIONAL_GROUP),
+    UnitKind.LOCAL_UNIT: (UnitKind.REGION, UnitKind.REGIONAL_GROUP, UnitKind.LOCAL_UNIT),
+    UnitKind.NAG: (UnitKind.NPO, UnitKind.NSG),
+}
+
+
+def scope() -> AdminScope:
+    if "admin_scope" not in g:
+        g.admin_scope = AdminScope.of(db.session(), authority())
+    found: AdminScope = g.admin_scope
+    return found
+
+
+@bp.before_request
+def _admins_only() -> None:
+    scope()  # 403 for anyone without the admin role
+
+
+def form_error(error: KflowError) -> tuple[str, int]:
+    """A form's error message and status (a name that matches nothing is bad input: 422)."""
+    return error.message, 422 if isinstance(error, NotFound) else error.status
+
+
+def scoped_units(kinds: tuple[str, ...] | None = None) -> list[Unit]:
+    stmt = select(Unit).where(scope().units())
+    if kinds is not None:
+        stmt = stmt.where(Unit.kind.in_(kinds))
+    return list(db.session().scalars(stmt.order_by(Unit.name).limit(LIST_LIMIT)))
+
+
+@bp.get("/")
+def index() -> Any:
+    session = db.session()
+    sc = scope()
+    counts = {
+        "units": session.scalar(select(func.count()).select_from(Unit).where(sc.units())),
+        "users": session.scalar(select(func.count()).select_from(User).where(sc.users())),
+        "memberships": session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .join(Unit, Unit.id == Membership.unit_id)
+            .where(sc.units())
+        ),
+        "tokens": session.scalar(
+            select(func.count())
+            .select_from(ApiToken)
+            .join(User, User.id == ApiToken.user_id)
+            .where(sc.users(), ApiToken.revoked_at.is_(None))
+        ),
+    }
+    return render_template("ui/admin/index.html", scope=sc, counts=counts)
+
+
+def _units_page(error: str | None = None, status: int = 200) -> Any:
+    sc = scope()
+    parent = aliased(Unit)
+    rows = db.session().execute(
+        select(Unit, parent.name)
+        .outerjoin(parent, parent.id == Unit.parent_id)
+        .where(sc.units())
+        .order_by(Unit.kind, Unit.name)
+        .limit(LIST_LIMIT)
+    )
+    parent_kinds = tuple({k for kind in sc.unit_kinds for k in PARENT_KINDS[kind]})
+    return render_template(
+        "ui/admin/units.html",
+        scope=sc,
+        rows=list(rows),
+        kinds=[(k, UNIT_KIND_LABELS[UnitKind(k)]) for k in sc.unit_kinds],
+        kind_labels=UNIT_KIND_LABELS,
+        parents=scoped_units(parent_kinds),
+        form=request.form,
+        error=error,
+        limit=LIST_LIMIT,
+    ), status
+
+
+@bp.get("/enheter")
+def units() -> Any:
+    return _units_page()
+
+
+@bp.post("/enheter")
+def create_unit() -> Any:
+    session = db.session()
+    sc = scope()
+    form = request.form
+    try:
+        kind = form.get("kind", "")
+        if kind not in sc.unit_kinds:
+            raise ValidationError("Välj en enhetstyp du får skapa.")
+        parent = org.unit_by_code(session, form.get("parent", ""))
+        sc.require(parent.id)
+        unit = org.create_unit(
+            session, form.get("code", "").strip(), form.get("name", ""), kind, parent
+        )
+    except KflowError as error:
+        session.rollback()
+        message, status = form_error(error)
+        return _units_page(message, status)
+    flash(f"Enheten ”{unit.name}” ({unit.code}) är skapad under {parent.name}.", "success")
+    return redirect(url_for("admin.units"), 303)
+
+
+def _users_page(error: str | None = None, status: int = 200) -> Any:
+    users = db.session().scalars(
+        select(User).where(scope().users()).order_by(User.email).limit(LIST_LIMIT)
+    )
+    return render_template(
+        "ui/admin/users.html",
+        scope=scope(),
+        users=list(users),
+        form=request.form,
+        error=error,
+        limit=LIST_LIMIT,
+    ), status
+
+
+@bp.get("/anvandare")
+def users() -> Any:
+    return _users_page()
+
+
+@bp.post("/anvandare")
+def create_user() -> Any:
+    session = db.session()
+    form = request.form
+    password = form.get("password", "")
+    try:
+        if not password:
+            raise ValidationError("Ange ett lösenord (minst 8 tecken).")
+        user = org.create_user(session, form.get("email", ""), form.get("name", ""), password)
+    except KflowError as error:
+        session.rollback()
+        message, status = form_error(error)
+        return _users_page(message, status)
+    flash(f"Användaren {user.email} är skapad. Ge den en roll under Behörigheter.", "success")
+    return redirect(url_for("admin.users"), 303)

@@ -1,0 +1,151 @@
+"""Administration of access: memberships (roles in units) and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from kflow.errors import Forbidden, KflowError, NotFound
+from kflow.models import ROLE_LABELS, ApiToken, Membership, Role, Unit, User
+from kflow.services import org
+from kflow.services.authority import ADMIN
+from kflow.web import db
+from kflow.web.ui.admin import LIST_LIMIT, bp, form_error, scope, scoped_units
+
+
+def _memberships_page(error: str | None = None, status: int = 200) -> Any:
+    rows = db.session().execute(
+        select(Membership, User, Unit)
+        .join(User, User.id == Membership.user_id)
+        .join(Unit, Unit.id == Membership.unit_id)
+        .where(scope().units())
+        .order_by(Unit.name, User.email, Membership.role)
+        .limit(LIST_LIMIT)
+    )
+    return render_template(
+        "ui/admin/memberships.html",
+        scope=scope(),
+        rows=list(rows),
+        units=scoped_units(),
+        roles=ROLE_LABELS,
+        form=request.form,
+        error=error,
+        limit=LIST_LIMIT,
+    ), status
+
+
+@bp.get("/behorigheter")
+def memberships() -> Any:
+    return _memberships_page()
+
+
+@bp.post("/behorigheter")
+def grant() -> Any:
+    session = db.session()
+    form = request.form
+    try:
+        user = org.user_by_email(session, form.get("email", ""))
+        unit = org.unit_by_code(session, form.get("unit", ""))
+        scope().require(unit.id)
+        role = form.get("role", "")
+        org.grant(session, user, role, unit)
+    except KflowError as error:
+        session.rollback()
+        return _memberships_page(*form_error(error))
+    flash(f"{user.email} är nu {ROLE_LABELS[Role(role)].lower()} i {unit.name}.", "success")
+    return redirect(url_for("admin.memberships"), 303)
+
+
+@bp.post("/behorigheter/<int:membership_id>/ta-bort")
+def revoke(membership_id: int) -> Any:
+    session = db.session()
+    try:
+        membership = session.get(Membership, membership_id)
+        if membership is None:
+            raise NotFound("Behörigheten finns inte (längre).")
+        scope().require(membership.unit_id)
+        user, unit, role = membership.user, membership.unit, membership.role
+        if role == ADMIN and user.id == _me().id:
+            raise Forbidden("Du kan inte ta bort din egen administratörsroll.")
+        org.revoke(session, user, role, unit)
+    except KflowError as error:
+        session.rollback()
+        return _memberships_page(error.message, error.status)
+    flash(
+        f"{user.email} är inte längre {ROLE_LABELS[Role(role)].lower()} i {unit.name}.", "success"
+    )
+    return redirect(url_for("admin.memberships"), 303)
+
+
+def _me() -> User:
+    from flask_login import current_user
+
+    me: User = current_user.user
+    return me
+
+
+def _tokens_page(
+    error: str | None = None, status: int = 200, new_token: tuple[ApiToken, str] | None = None
+) -> Any:
+    rows = db.session().execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(scope().users())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        .limit(LIST_LIMIT)
+    )
+    response = (
+        render_template(
+            "ui/admin/tokens.html",
+            scope=scope(),
+            rows=list(rows),
+            form=request.form,
+            error=error,
+            new_token=new_token,
+            limit=LIST_LIMIT,
+        ),
+        status,
+        {"Cache-Control": "no-store"},
+    )
+    return response
+
+
+@bp.get("/api-nycklar")
+def tokens() -> Any:
+    return _tokens_page()
+
+
+@bp.post("/api-nycklar")
+def create_token() -> Any:
+    session = db.session()
+    form = request.form
+    try:
+        user = org.user_by_email(session, form.get("email", ""))
+        scope().require_user(session, user)
+        token, plain = org.create_token(session, user, form.get("name", "").strip()[:200])
+        session.flush()  # generate token.id and created_at for the page below
+    except KflowError as error:
+        session.rollback()
+        return _tokens_page(*form_error(error))
+    # The token is shown once, in this response, never stored or put in the session cookie;
+    # so commit before showing it rather than after, or it could show a token that never was.
+    db.commit()
+    return _tokens_page(new_token=(token, plain))
+
+
+@bp.post("/api-nycklar/<int:token_id>/aterkalla")
+def revoke_token(token_id: int) -> Any:
+    session = db.session()
+    try:
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound("Nyckeln finns inte.")
+        scope().require_user(session, token.user)
+        org.revoke_token(session, token_id)
+    except KflowError as error:
+        session.rollback()
+        return _tokens_page(error.message, error.status)
+    flash(f"Nyckeln {token.prefix}… är återkallad.", "success")
+    return redirect(url_for("admin.tokens"), 303)

@@ -1,0 +1,82 @@
+"""Which units, memberships, users and tokens an administrator manages.
+
+An admin in unit U manages U and every unit below it (the root admin, in "sverige", manages
+everything). A user belongs to an admin's scope when every role the user holds lies within it,
+so a regional admin can never mint a token for, say, an NPO chair who also works in the region.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import ColumnElement, exists, select, true
+from sqlalchemy.orm import Session
+
+from kflow.errors import Forbidden
+from kflow.models import Membership, Unit, UnitClosure, UnitKind, User
+from kflow.services.authority import ADMIN, Authority
+
+LOCAL_KINDS = (UnitKind.REGIONAL_GROUP, UnitKind.LOCAL_UNIT)
+ROOT_EXTRA_KINDS = (UnitKind.NAG,)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdminScope:
+    root: bool
+    unit_ids: frozenset[int]
+    admin_units: tuple[Unit, ...]
+
+    @classmethod
+    def of(cls, session: Session, authority: Authority) -> AdminScope:
+        admin_ids = {unit_id for unit_id, role in authority.memberships if role == ADMIN}
+        if not admin_ids:
+            raise Forbidden("Administrationen är bara för användare med rollen Administratör.")
+        units = tuple(
+            session.scalars(select(Unit).where(Unit.id.in_(admin_ids)).order_by(Unit.name))
+        )
+        below = session.scalars(
+            select(UnitClosure.descendant_id).where(UnitClosure.ancestor_id.in_(admin_ids))
+        )
+        return cls(any(u.kind == UnitKind.ROOT for u in units), frozenset(below), units)
+
+    def covers(self, unit_id: int) -> bool:
+        return self.root or unit_id in self.unit_ids
+
+    def require(self, unit_id: int) -> None:
+        if not self.covers(unit_id):
+            raise Forbidden("Enheten ligger utanför det du administrerar.")
+
+    def units(self) -> ColumnElement[bool]:
+        return true() if self.root else Unit.id.in_(self.unit_ids)
+
+    def users(self) -> ColumnElement[bool]:
+        """Users all of whose roles lie in scope (those with no roles yet included)."""
+        if self.root:
+            return true()
+        outside = exists().where(
+            Membership.user_id == User.id, Membership.unit_id.not_in(self.unit_ids)
+        )
+        return ~outside
+
+    def covers_user(self, session: Session, user: User) -> bool:
+        return self.root or bool(
+            session.scalar(select(User.id).where(User.id == user.id, self.users()))
+        )
+
+    def require_user(self, session: Session, user: User) -> None:
+        if not self.covers_user(session, user):
+            raise Forbidden(
+                "Användaren har roller utanför det du administrerar; be en administratör "
+                "för hela systemet."
+            )
+
+    @property
+    def unit_kinds(self) -> tuple[str, ...]:
+        """Kinds of unit this admin may create."""
+        return LOCAL_KINDS + ROOT_EXTRA_KINDS if self.root else LOCAL_KINDS
+
+    @property
+    def description(self) -> str:
+        if self.root:
+            return "hela systemet"
+        return ", ".join(u.name for u in self.admin_units) + " med allt under"

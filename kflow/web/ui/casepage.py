@@ -1,0 +1,319 @@
+"""What a case page shows: facts, timeline and related cases, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kflow.models import (
+    SYSTEM_ACTOR,
+    Case,
+    CaseEvent,
+    ConsultationResponse,
+    Indicator,
+    KnowledgeSupport,
+    LocalImplementation,
+    Measurement,
+    RegionalAdaptation,
+    Unit,
+)
+from kflow.services import queries
+from kflow.services.authority import Authority
+from kflow.states import MACHINES
+from kflow.states import consultation_response as cr_states
+from kflow.states import knowledge_support as ks_states
+from kflow.states import local_implementation as li_states
+from kflow.web.ui import labels
+from kflow.web.ui.matrix import sorted_regions
+from kflow.web.ui.rows import overdue_days, units_by_id
+
+HISTORY_LIMIT = queries.MAX_LIMIT
+
+
+@dataclasses.dataclass
+class Fact:
+    label: str
+    text: str
+    href_case: int | None = None  # link to this case's page
+
+
+@dataclasses.dataclass
+class Linked:
+    """A related case: shown with a link when the user may open it."""
+
+    case: Case
+    name: str
+    readable: bool
+    overdue_days: int = 0
+
+
+@dataclasses.dataclass
+class RegionRow:
+    region: Unit
+    adaptation: Linked | None
+    response: Linked | None
+    done: int
+    relevant: int
+
+
+@dataclasses.dataclass
+class Entry:
+    at: dt.datetime
+    actor: str
+    role: str
+    action: str
+    from_label: str | None
+    to_label: str
+    comment: str | None
+    params: list[tuple[str, str]]
+    override: bool
+
+
+def heading(case: Case, units: dict[int, Unit]) -> str:
+    if isinstance(case, KnowledgeSupport):
+        return case.title
+    return f"{MACHINES[case.type].label}: {units[case.owner_id].name}"
+
+
+def facts(
+    case: Case,
+    units: dict[int, Unit],
+    ks: KnowledgeSupport | None,
+    today: dt.date,
+    tz: str = "Europe/Stockholm",
+) -> list[Fact]:
+    machine = MACHINES[case.type]
+    out = [Fact("Ärende", f"#{case.id}"), Fact("Ärendetyp", machine.label)]
+    if ks is not None and ks is not case:
+        out.append(Fact("Kunskapsstöd", ks.title, ks.id))
+    out.append(Fact("Läge", case.state_label))
+    due = labels.date_text(case.due)
+    late = overdue_days(case, today)
+    if late:
+        due += f" (Försenad {labels.days_text(late)})"
+    out.append(Fact("Förfallodag", due))
+    if isinstance(case, KnowledgeSupport):
+        out += [
+            Fact("Typ av kunskapsstöd", ks_states.KINDS.get(case.kind, case.kind)),
+            Fact("Ägare", units[case.owner_id].name),
+            Fact("Version under arbete", str(case.version)),
+            Fact("Gällande version", str(case.published_version or "Ej publicerad")),
+            Fact("Nästa revision senast", labels.date_text(case.next_review_due)),
+        ]
+        if case.consultation_round:
+            channel = dict(ks_states.CHANNELS).get(case.consultation_channel or "", "")
+            out.append(
+                Fact(
+                    "Remiss",
+                    f"Omgång {case.consultation_round} ({channel}), sista svarsdag "
+                    f"{labels.date_text(case.consultation_deadline)}",
+                )
+            )
+    elif isinstance(case, ConsultationResponse):
+        out += [Fact("Region", units[case.owner_id].name), Fact("Remissomgång", str(case.round))]
+        position = dict(cr_states.POSITIONS).get(case.position or "", "Inte lämnat")
+        out.append(Fact("Ställningstagande", position))
+    elif isinstance(case, RegionalAdaptation):
+        out.append(Fact("Region", units[case.owner_id].name))
+        assignee = units[case.assignee_id].name if case.assignee_id else "Ingen"
+        out += [
+            Fact("Tilldelad regional grupp", assignee),
+            Fact("Version som tillämpas", str(case.adapted_version or "–")),
+            Fact("Beslutsreferens", case.decision_ref or "–"),
+        ]
+    elif isinstance(case, LocalImplementation):
+        out += [Fact("Enhet", units[case.owner_id].name)]
+        if case.region_id is not None:
+            out.append(Fact("Region", units[case.region_id].name))
+        out.append(Fact("Klart senast", labels.date_text(case.target_date)))
+    out += [
+        Fact("Skapat", labels.local_time(case.created_at, tz)),
+        Fact("Senast ändrat", labels.local_time(case.updated_at, tz)),
+    ]
+    return out
+
+
+def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
+    page = queries.history(session, case, limit=HISTORY_LIMIT)
+    rows: list[CaseEvent] = list(page.items)
+    machine = MACHINES[case.type]
+    codes = {
+        code
+        for row in rows
+        for value in (row.params or {}).values()
+        for code in (value if isinstance(value, list) else [value])
+        if isinstance(code, str)
+    }
+    names: dict[str, str] = {}
+    if codes and any(
+        p.kind in ("unit", "units") for s in machine.triggers.values() for p in s.params
+    ):
+        rows_found = session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(codes)))
+        names = {code: name for code, name in rows_found}
+    entries = []
+    for row in rows:
+        spec = machine.triggers.get(row.trigger)
+        params = []
+        for param in spec.params if spec else ():
+            if param.name not in (row.params or {}):
+                continue
+            value = (row.params or {})[param.name]
+            if param.kind == "choice":
+                text = dict(param.choices).get(value, str(value))
+            elif param.kind in ("unit", "units"):
+                values = value if isinstance(value, list) else [value]
+                text = ", ".join(names.get(str(v), str(v)) for v in values)
+            else:
+                text = str(value)
+            params.append((param.label, text))
+        entries.append(
+            Entry(
+                at=row.at,
+                actor=labels.SYSTEM_LABEL if row.actor == SYSTEM_ACTOR else row.actor,
+                role=labels.role_label(row.role),
+                action=spec.label if spec else labels.CREATE_LABEL,
+                from_label=machine.state_label(row.from_state) if row.from_state else None,
+                to_label=machine.state_label(row.to_state),
+                comment=row.comment,
+                params=params,
+                override=row.override,
+            )
+        )
+    return entries, page.total
+
+
+def region_rows(
+    session: Session, authority: Authority, ks: KnowledgeSupport, today: dt.date
+) -> list[RegionRow]:
+    """A knowledge support's 21 regions: adaptation, current consultation response, local units."""
+    regions = sorted_regions(session)
+    adaptations = {
+        c.region_id: c
+        for c in session.scalars(
+            select(Case).where(
+                Case.type == "regional_adaptation", Case.knowledge_support_id == ks.id
+            )
+        )
+    }
+    responses: dict[int | None, Case] = {}
+    if ks.consultation_round:
+        responses = {
+            c.region_id: c
+            for c in session.scalars(
+                select(ConsultationResponse).where(
+                    ConsultationResponse.knowledge_support_id == ks.id,
+                    ConsultationResponse.round == ks.consultation_round,
+                )
+            )
+        }
+    counts: dict[int, dict[str, int]] = {}
+    for region_id, state, count in session.execute(
+        select(Case.region_id, Case.state, func.count())
+        .where(Case.type == "local_implementation", Case.knowledge_support_id == ks.id)
+        .group_by(Case.region_id, Case.state)
+    ):
+        if region_id is not None:
+            counts.setdefault(region_id, {})[state] = count
+    authority.prefetch_cases([*adaptations.values(), *responses.values()], [ks.owner_id])
+    done_states = {str(s) for s in li_states.DONE}
+    rows = []
+    for region in regions:
+        by_state = counts.get(region.id, {})
+        rows.append(
+            RegionRow(
+                region=region,
+                adaptation=_linked(authority, adaptations.get(region.id), ks, region.name, today),
+                response=_linked(authority, responses.get(region.id), ks, region.name, today),
+                done=sum(n for s, n in by_state.items() if s in done_states),
+                relevant=sum(n for s, n in by_state.items() if s != "cancelled"),
+            )
+        )
+    return rows
+
+
+def _linked(
+    authority: Authority, case: Case | None, ks: KnowledgeSupport, name: str, today: dt.date
+) -> Linked | None:
+    if case is None:
+        return None
+    return Linked(case, name, authority.can_read(case, ks.owner_id), overdue_days(case, today))
+
+
+def implementations(
+    session: Session, authority: Authority, adaptation: Case, ks: KnowledgeSupport, today: dt.date
+) -> list[Linked]:
+    found = list(
+        session.scalars(
+            select(Case).where(Case.type == "local_implementation", Case.parent_id == adaptation.id)
+        )
+    )
+    units = units_by_id(session, (c.owner_id for c in found))
+    authority.prefetch_cases(found, [ks.owner_id])
+    linked = [
+        Linked(
+            c, units[c.owner_id].name, authority.can_read(c, ks.owner_id), overdue_days(c, today)
+        )
+        for c in found
+    ]
+    return sorted(linked, key=lambda item: (item.name, item.case.id))
+
+
+def parent_links(
+    session: Session, authority: Authority, case: Case, ks: KnowledgeSupport, today: dt.date
+) -> list[Linked]:
+    """An implementation's adaptation and knowledge support; a response's knowledge support."""
+    out = []
+    if case.parent_id is not None:
+        adaptation = session.get(Case, case.parent_id)
+        if adaptation is not None:
+            region = session.get(Unit, adaptation.owner_id)
+            name = region.name if region else f"#{adaptation.id}"
+            out.append(
+                Linked(
+                    adaptation,
+                    name,
+                    authority.can_read(adaptation, ks.owner_id),
+                    overdue_days(adaptation, today),
+                )
+            )
+    out.append(Linked(ks, ks.title, True))
+    return out
+
+
+@dataclasses.dataclass
+class MeasurementRow:
+    indicator: str
+    unit_of_measure: str
+    period: str
+    value: float
+    reported_at: dt.datetime
+
+
+def measurements(session: Session, implementation: Case) -> list[MeasurementRow]:
+    rows = session.execute(
+        select(Indicator.name, Indicator.unit_of_measure, Measurement)
+        .join(Indicator, Indicator.id == Measurement.indicator_id)
+        .where(Measurement.implementation_id == implementation.id)
+        .order_by(Measurement.period.desc(), Indicator.name)
+    )
+    return [MeasurementRow(name, uom, m.period, m.value, m.reported_at) for name, uom, m in rows]
+
+
+def indicators_of(session: Session, ks_id: int) -> list[Indicator]:
+    return list(
+        session.scalars(
+            select(Indicator)
+            .where(Indicator.knowledge_support_id == ks_id)
+            .order_by(Indicator.name)
+        )
+    )
+
+
+def number(value: Any) -> str:
+    """A number as Swedes write it: decimal comma, no trailing zeros."""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")

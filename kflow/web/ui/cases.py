@@ -1,0 +1,169 @@
+"""Case pages (/arenden/<id>) for all four case types, and the forms that act on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
+from kflow.models import Case, KnowledgeSupport, LocalImplementation, RegionalAdaptation
+from kflow.services import cases as case_service
+from kflow.services import indicators
+from kflow.states import MACHINES, TriggerSpec
+from kflow.states import local_implementation as li_states
+from kflow.web import db
+from kflow.web.ui import casepage, diagram
+from kflow.web.ui.base import authority, install
+from kflow.web.ui.forms import build_actions, lock_version_from, params_from
+from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, today
+from kflow.web.ui.rows import units_by_id
+
+bp = Blueprint("cases", __name__)
+install(bp)
+
+RETURN_TO_INBOX = "inkorg"
+
+
+def render_case(
+    case: Case,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    submitted: tuple[str, MultiDict[str, str]] | None = None,
+    measurement_form: MultiDict[str, str] | None = None,
+) -> Any:
+    session = db.session()
+    auth = authority()
+    day = today()
+    machine = MACHINES[case.type]
+    ks = case if isinstance(case, KnowledgeSupport) else None
+    if ks is None and case.knowledge_support_id is not None:
+        found = session.get(Case, case.knowledge_support_id)
+        ks = found if isinstance(found, KnowledgeSupport) else None
+    assert ks is not None
+    units = units_by_id(session, (case.owner_id, case.assignee_id, case.region_id))
+    auth.prefetch_cases([case], [ks.owner_id])
+    timeline, history_total = casepage.timeline(session, case)
+    context: dict[str, Any] = {
+        "case": case,
+        "machine": machine,
+        "ks": ks,
+        "heading": casepage.heading(case, units),
+        "facts": casepage.facts(case, units, ks, day, db.runtime().settings.timezone),
+        "diagram": diagram.render(case.type, case.state),
+        "notes": diagram.note_texts(case.type),
+        "lifecycle_text": diagram.describe(case.type),
+        "actions": build_actions(session, auth, case, day, submitted),
+        "timeline": timeline,
+        "history_total": history_total,
+        "error": error,
+        "number": casepage.number,
+    }
+    if isinstance(case, KnowledgeSupport):
+        context["regions"] = casepage.region_rows(session, auth, case, day)
+        context["indicators"] = casepage.indicators_of(session, case.id)
+        context["directions"] = DIRECTION_LABELS
+    elif isinstance(case, RegionalAdaptation):
+        context["implementations"] = casepage.implementations(session, auth, case, ks, day)
+        context["parents"] = [casepage.Linked(ks, ks.title, True)]
+    else:
+        context["parents"] = casepage.parent_links(session, auth, case, ks, day)
+    if isinstance(case, LocalImplementation):
+        context["measurements"] = casepage.measurements(session, case)
+        can_report = bool(set(indicators.REPORT_ROLES) & auth.case_roles(case))
+        if can_report and case.state in {str(s) for s in li_states.MEASURING}:
+            context["measurement_indicators"] = casepage.indicators_of(session, ks.id)
+            context["measurement_form"] = measurement_form or MultiDict()
+    return render_template("ui/case.html", **context), status
+
+
+@bp.get("/arenden/<int:case_id>")
+def show(case_id: int) -> Any:
+    case = case_service.readable_case(db.session(), authority(), case_id)
+    return render_case(case)
+
+
+def _message(error: KflowError, spec: TriggerSpec | None, case: Case) -> str:
+    if isinstance(error, Conflict):
+        return CONFLICT_MESSAGE
+    if spec is not None and isinstance(error, InvalidTransition):
+        return (
+            f"”{spec.label}” går inte att göra när ärendet är i läget ”{case.state_label}”. "
+            "Någon kan redan ha gjort det."
+        )
+    if spec is not None and isinstance(error, Forbidden):
+        return f"Du har inte behörighet att göra ”{spec.label}” i det här ärendet."
+    return humanize(error.message, spec)
+
+
+@bp.post("/arenden/<int:case_id>/handling")
+def fire(case_id: int) -> Any:
+    session = db.session()
+    auth = authority()
+    case = case_service.readable_case(session, auth, case_id)
+    form = request.form
+    trigger = form.get("trigger", "")
+    spec = MACHINES[case.type].triggers.get(trigger)
+    try:
+        lock_version = lock_version_from(form)
+        if lock_version is None:
+            raise ValidationError("Formuläret saknar ärendets version. Ladda om sidan.")
+        fired = case_service.fire(
+            session,
+            auth,
+            case,
+            trigger,
+            settings=db.runtime().settings,
+            comment=form.get("comment"),
+            params=params_from(spec, form),
+            lock_version=lock_version,
+        )
+    except KflowError as error:
+        session.rollback()  # nothing half-done; show the case as it is now
+        case = case_service.readable_case(session, auth, case_id)
+        refill = None if isinstance(error, Conflict) else (trigger, form)
+        return render_case(
+            case, error=_message(error, spec, case), status=error.status, submitted=refill
+        )
+    assert spec is not None
+    message = f"”{spec.label}” är gjort för ärende #{case.id}. Läget är nu ”{case.state_label}”."
+    if "created" in fired.outcome:
+        message += f" {fired.outcome['created']} lokala införanden skapades"
+        if fired.outcome.get("skipped"):
+            message += f" ({fired.outcome['skipped']} enheter hade redan ett pågående)"
+        message += "."
+    flash(message, "success")
+    if form.get("tillbaka") == RETURN_TO_INBOX:
+        return redirect(url_for("inbox.index"), 303)
+    return redirect(url_for("cases.show", case_id=case.id), 303)
+
+
+@bp.post("/arenden/<int:case_id>/matvarde")
+def report_measurement(case_id: int) -> Any:
+    session = db.session()
+    auth = authority()
+    case = case_service.readable_case(session, auth, case_id, "local_implementation")
+    assert isinstance(case, LocalImplementation)
+    form = request.form
+    raw_indicator = form.get("indicator", "")
+    try:
+        indicators.report_measurement(
+            session,
+            auth,
+            case,
+            settings=db.runtime().settings,
+            indicator_id=int(raw_indicator) if raw_indicator.isdigit() else None,
+            period=form.get("period", "").strip(),
+            value=form.get("value", "").strip(),
+        )
+    except KflowError as error:
+        session.rollback()
+        case = case_service.readable_case(session, auth, case_id, "local_implementation")
+        message = error.message
+        for name, label in (("indicator", "Indikator"), ("period", "Period"), ("value", "Värde")):
+            message = message.replace(f"{name} måste", f"{label} måste")
+        return render_case(case, error=message, status=error.status, measurement_form=form)
+    flash("Mätvärdet är sparat.", "success")
+    return redirect(url_for("cases.show", case_id=case.id, _anchor="matvarden"), 303)

@@ -1,0 +1,188 @@
+"""Trigger forms rendered from the declarations (TriggerSpec.params), and read back.
+
+Each parameter kind has one control: text -> text input, choice -> select, date -> date input,
+unit -> select of the case region's regional groups, units -> checkboxes of its local units.
+Whatever the browser sends is handed to kflow.services.cases.fire unchanged in meaning; the
+service validates it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from kflow.models import Case, Unit, UnitClosure, UnitKind
+from kflow.services.authority import Authority
+from kflow.states import MACHINES, Param, TriggerSpec
+from kflow.states import local_implementation as li_states
+
+
+@dataclasses.dataclass
+class Option:
+    value: str
+    label: str
+    selected: bool = False
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Field:
+    id: str
+    name: str
+    control: str  # text, select, date, checkboxes, textarea
+    label: str
+    required: bool
+    help: str = ""
+    value: str = ""
+    options: list[Option] = dataclasses.field(default_factory=list)
+    min: str = ""
+
+
+@dataclasses.dataclass
+class Action:
+    spec: TriggerSpec
+    fields: list[Field]
+    comment: Field
+
+    @property
+    def simple(self) -> bool:
+        """Nothing to fill in: one button, with an optional comment tucked away."""
+        return not self.fields and not self.comment.required
+
+    @property
+    def id(self) -> str:
+        return f"handling-{self.spec.name}"
+
+
+class _Options:
+    """Unit options for the case's region, each list loaded once."""
+
+    def __init__(self, session: Session, case: Case) -> None:
+        self.session = session
+        self.case = case
+        self._units: dict[str, list[Unit]] = {}
+
+    def units(self, kind: str) -> list[Unit]:
+        if kind not in self._units:
+            self._units[kind] = list(
+                self.session.scalars(
+                    select(Unit)
+                    .join(UnitClosure, UnitClosure.descendant_id == Unit.id)
+                    .where(UnitClosure.ancestor_id == self.case.region_id, Unit.kind == kind)
+                    .order_by(Unit.name)
+                )
+            )
+        return self._units[kind]
+
+    def busy_units(self) -> set[int]:
+        """Local units already holding an open implementation of this adaptation."""
+        return set(
+            self.session.scalars(
+                select(Case.owner_id).where(
+                    Case.type == "local_implementation",
+                    Case.parent_id == self.case.id,
+                    Case.state.in_([str(s) for s in li_states.OPEN]),
+                )
+            )
+        )
+
+
+def build_actions(
+    session: Session,
+    authority: Authority,
+    case: Case,
+    today: dt.date,
+    submitted: tuple[str, MultiDict[str, str]] | None = None,
+) -> list[Action]:
+    """One action per trigger the user may fire now; ``submitted`` refills a failed form."""
+    machine = MACHINES[case.type]
+    options = _Options(session, case)
+    actions = []
+    for name in authority.allowed_triggers(case):
+        spec = machine.triggers[name]
+        form: MultiDict[str, str] = (
+            submitted[1] if submitted and submitted[0] == name else MultiDict()
+        )
+        fields = [_field(spec, p, case, options, form, today) for p in spec.params]
+        comment = Field(
+            id=f"f-{name}-comment",
+            name="comment",
+            control="textarea",
+            label="Kommentar" if spec.comment_required else "Kommentar (valfri)",
+            required=spec.comment_required,
+            value=form.get("comment", ""),
+        )
+        actions.append(Action(spec, fields, comment))
+    return actions
+
+
+def _field(
+    spec: TriggerSpec,
+    param: Param,
+    case: Case,
+    options: _Options,
+    form: MultiDict[str, str],
+    today: dt.date,
+) -> Field:
+    field = Field(
+        id=f"f-{spec.name}-{param.name}",
+        name=param.name,
+        control="text",
+        label=param.label,
+        required=param.is_required(case),
+        help=param.help,
+        value=form.get(param.name, ""),
+    )
+    if param.kind == "choice":
+        field.control = "select"
+        field.options = [Option(key, label, key == field.value) for key, label in param.choices]
+    elif param.kind == "date":
+        field.control = "date"
+        field.min = (today + dt.timedelta(days=1)).isoformat()
+    elif param.kind == "unit":
+        field.control = "select"
+        field.options = [
+            Option(u.code, u.name, u.code == field.value)
+            for u in options.units(UnitKind.REGIONAL_GROUP)
+        ]
+    elif param.kind == "units":
+        field.control = "checkboxes"
+        chosen = set(form.getlist(param.name))
+        busy = options.busy_units()
+        field.options = [
+            Option(
+                u.code,
+                u.name,
+                u.code in chosen,
+                "har redan ett pågående införande" if u.id in busy else "",
+            )
+            for u in options.units(UnitKind.LOCAL_UNIT)
+        ]
+    return field
+
+
+def params_from(spec: TriggerSpec | None, form: MultiDict[str, str]) -> dict[str, Any]:
+    """The trigger's parameters as the service takes them (lists for ``units``)."""
+    if spec is None:
+        return {}
+    params: dict[str, Any] = {}
+    for param in spec.params:
+        if param.kind == "units":
+            values = [v for v in form.getlist(param.name) if v]
+            if values:
+                params[param.name] = values
+        else:
+            value = form.get(param.name, "")
+            if value.strip():
+                params[param.name] = value
+    return params
+
+
+def lock_version_from(form: MultiDict[str, str]) -> int | None:
+    raw = form.get("lock_version", "")
+    return int(raw) if raw.isdigit() else None

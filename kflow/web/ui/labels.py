@@ -1,0 +1,82 @@
+"""Swedish display text the pages share: short state labels, dates and times, message wording.
+
+Full state, trigger, role and kind labels come from their declarations (kflow.states,
+kflow.models); only what the declarations do not carry is written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from kflow.calendar import local_date
+from kflow.db import utcnow
+from kflow.models import ROLE_LABELS
+from kflow.states import TriggerSpec
+
+# Short labels for the overview matrix, where a cell is narrow (lifecycle.md §2.3 has the full).
+ADAPTATION_SHORT = {
+    "received": "Mottagen",
+    "assessing": "Prioriteras",
+    "on_hold": "Vilande",
+    "awaiting_decision": "Väntar beslut",
+    "adopted": "Införs",
+    "not_adopted": "Införs ej",
+    "adapting": "Tillämpas",
+    "implementing": "Införande",
+    "following_up": "Uppföljning",
+    "closed": "Avslutad",
+    "cancelled": "Avbruten",
+}
+NO_ADAPTATION = "Ej mottagen"
+DIRECTION_LABELS = {"higher": "Högre är bättre", "lower": "Lägre är bättre"}
+CREATE_LABEL = "Skapat"
+SYSTEM_LABEL = "Systemet (automatiskt)"
+CONFLICT_MESSAGE = (
+    "Någon annan har ändrat ärendet sedan du öppnade sidan. Sidan visar nu det aktuella "
+    "läget: kontrollera det och gör om åtgärden om den fortfarande behövs."
+)
+
+
+_SWEDISH_LAST = str.maketrans({"å": "{", "ä": "|", "ö": "}", "Å": "{", "Ä": "|", "Ö": "}"})
+
+
+def swedish_key(text: str) -> str:
+    """Sort key in Swedish alphabetical order (å, ä, ö after z)."""
+    return text.lower().translate(_SWEDISH_LAST)
+
+
+def today() -> dt.date:
+    """Today in Europe/Stockholm, the calendar every due date is computed in."""
+    return local_date(utcnow())
+
+
+def date_text(value: dt.date | None) -> str:
+    return value.isoformat() if value else "–"
+
+
+def local_time(value: dt.datetime | None, tz: str = "Europe/Stockholm") -> str:
+    """A UTC time as Swedes read it: 2026-03-05 14:03 in Europe/Stockholm."""
+    if value is None:
+        return "–"
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def days_text(days: int) -> str:
+    return "1 dag" if days == 1 else f"{days} dagar"
+
+
+def role_label(role: str | None) -> str:
+    return ROLE_LABELS.get(role, role) if role else ""  # type: ignore[call-overload]
+
+
+def humanize(message: str, spec: TriggerSpec | None) -> str:
+    """A service message with the trigger's and parameters' ids replaced by their Swedish labels."""
+    if spec is None:
+        return message
+    message = message.replace(f"'{spec.name}'", f"”{spec.label}”")
+    message = message.replace(" (comment)", "")
+    for param in spec.params:
+        message = re.sub(rf"\b{re.escape(param.name)}\b", param.label, message)
+    return message

@@ -1,0 +1,104 @@
+"""Översikt: knowledge supports × the 21 regions, filtered by owner, kind and state; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from kflow.services import queries
+from kflow.states import MACHINES
+from kflow.states import knowledge_support as ks_states
+from kflow.web import db
+from kflow.web.ui import matrix
+from kflow.web.ui.base import authority, install
+from kflow.web.ui.labels import today
+
+bp = Blueprint("overview", __name__)
+install(bp)
+
+PAGE_SIZE = 50
+FILTERS = ("owner", "kind", "state")
+# A cell starting with one of these would run as a formula in Excel (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _filters(args: MultiDict[str, str]) -> dict[str, str | None]:
+    return {name: (args.get(name) or "").strip() or None for name in FILTERS}
+
+
+@bp.get("/oversikt")
+def index() -> Any:
+    session = db.session()
+    filters = _filters(request.args)
+    limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
+    page = queries.overview(session, **filters, limit=limit, offset=offset)
+    regions = matrix.sorted_regions(session)
+    rows = matrix.build(session, authority(), page.items, regions, today())
+    return render_template(
+        "ui/overview.html",
+        rows=rows,
+        regions=regions,
+        region_label=matrix.region_label,
+        legend=matrix.legend(),
+        owners=matrix.owners(session),
+        kinds=ks_states.KINDS,
+        states=MACHINES["knowledge_support"].state_labels,
+        filters=filters,
+        query={k: v for k, v in filters.items() if v},
+        total=page.total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+@bp.get("/oversikt.csv")
+def export() -> Response:
+    """Every knowledge support matching the filters (all pages), as Swedish Excel reads CSV."""
+    session = db.session()
+    filters = _filters(request.args)
+    regions = matrix.sorted_regions(session)
+    auth = authority()
+    day = today()
+    first = queries.overview(session, **filters, limit=queries.MAX_LIMIT, offset=0)
+
+    def pages() -> Iterator[list[matrix.Row]]:
+        yield matrix.build(session, auth, first.items, regions, day)
+        offset = len(first.items)
+        while offset < first.total:
+            page = queries.overview(session, **filters, limit=queries.MAX_LIMIT, offset=offset)
+            if not page.items:
+                break
+            yield matrix.build(session, auth, page.items, regions, day)
+            offset += len(page.items)
+
+    out = io.StringIO()
+    out.write("\ufeff")  # the BOM makes Excel read UTF-8, so å, ä and ö come out right
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    header = ["Ärende", "Kunskapsstöd", "Typ", "Ägare", "Läge"]
+    for region in regions:
+        header += [f"{region.name}: läge", f"{region.name}: lokala enheter klara (%)"]
+    writer.writerow(header)
+    for rows in pages():
+        for row in rows:
+            line = [row.ks.id, row.ks.title, row.kind, row.owner, row.state]
+            for cell in row.cells:
+                line += [cell.label, "" if cell.done_percent is None else cell.done_percent]
+            writer.writerow([_cell(v) for v in line])
+    return Response(
+        out.getvalue().encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="oversikt.csv"',
+        },
+    )
