@@ -56,8 +56,16 @@ def build(runtime: Runtime) -> BlockingScheduler:
     scheduler.add_job(
         sweep_job, "interval", minutes=reminders.sweep_minutes, id="sweep", next_run_time=now
     )
+    # Digests at digest_hour on weekdays (build_digests skips holidays). The first run comes at
+    # start-up too: a scheduler that was down at 07:00 catches up; a second run the same day
+    # sends nothing twice (one digest per person and day).
     scheduler.add_job(
-        digest_job, "cron", day_of_week="mon-fri", hour=reminders.digest_hour, id="digests"
+        digest_job,
+        "cron",
+        day_of_week="mon-fri",
+        hour=reminders.digest_hour,
+        id="digests",
+        next_run_time=now,
     )
     scheduler.add_job(
         relay_job, "interval", seconds=reminders.relay_seconds, id="relay", next_run_time=now

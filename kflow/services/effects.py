@@ -244,9 +244,8 @@ def hand_off(fx: Effect) -> None:
 
 
 def report_deviation(fx: Effect) -> None:
-    notify.deviation(
-        fx.session, fx.settings, fx.case, fx.actor.label, fx.comment or "", fx.cause_key
-    )
+    reporter = fx.actor.user.name if fx.actor.user else fx.actor.label
+    notify.deviation(fx.session, fx.settings, fx.case, reporter, fx.comment or "", fx.cause_key)
 
 
 def _insert_for_regions(
