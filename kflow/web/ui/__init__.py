@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         auth,
         base,
         cases,
+        create,
         inbox,
         overview,
     )
@@ -41,12 +42,13 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
 
-    for bp in (auth.bp, inbox.bp, cases.bp, overview.bp, admin.bp):
+    for bp in (auth.bp, inbox.bp, cases.bp, create.bp, overview.bp, admin.bp):
         app.register_blueprint(bp)
 
     settings = app.extensions["kflow"].settings
     app.jinja_env.globals.update(
         ui_is_admin=base.is_admin,
+        ui_can_create=create.can_create,
         date_text=labels.date_text,
         role_label=labels.role_label,
         state_label=lambda case_type, state: MACHINES[case_type].state_label(state),

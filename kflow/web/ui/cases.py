@@ -65,6 +65,9 @@ def render_case(
         context["regions"] = casepage.region_rows(session, auth, case, day)
         context["indicators"] = casepage.indicators_of(session, case.id)
         context["directions"] = DIRECTION_LABELS
+        context["can_define_indicators"] = case.is_open and bool(
+            set(indicators.DEFINE_ROLES) & auth.case_roles(case)
+        )
     elif isinstance(case, RegionalAdaptation):
         context["implementations"] = casepage.implementations(session, auth, case, ks, day)
         context["parents"] = [casepage.Linked(ks, ks.title, True)]
