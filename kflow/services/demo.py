@@ -351,7 +351,7 @@ STORIES: list[Story] = [
     Story("Hjärtsvikt – nyupptäckt", PSVF, HJARTA, "published", 420, responses=3,
           regional=(
               R("vgr", "implementing", 190, 30, assign="vgr-rpo-hjarta-karl", locals={
-                  "vgr-su-kardiologi": "implementing", "vgr-vc-majorna": "acknowledged",
+                  "vgr-su-kardiologi": "assigned", "vgr-vc-majorna": "acknowledged",
                   "vgr-vc-kungshojd": "assigned"}),
               R("stockholm", "adapting", 180, 25),
               R("skane", "assessing", 150, 20),
