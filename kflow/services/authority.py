@@ -7,7 +7,6 @@ one query per batch of units, so a list page costs the same few queries however 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,42 +47,49 @@ class Authority:
     def __init__(self, session: Session, actor: Actor) -> None:
         self.session = session
         self.actor = actor
-        self.memberships: list[tuple[int, str]] = []
-        if actor.user is not None:
-            self.memberships = [
-                (unit_id, role)
-                for unit_id, role in session.execute(
-                    select(Membership.unit_id, Membership.role).where(
-                        Membership.user_id == actor.user.id
-                    )
-                )
-            ]
-        self._roles_by_unit: dict[int, set[str]] = defaultdict(set)
-        for unit_id, role in self.memberships:
-            self._roles_by_unit[unit_id].add(role)
+        # Loaded on first use: firing one trigger needs only prefetch's single join.
+        self._memberships: list[tuple[int, str]] | None = None
         # unit id -> roles the actor holds in that unit or above it
         self._reach: dict[int, frozenset[str]] = {}
         self._above: set[int] | None = None
 
     @property
+    def memberships(self) -> list[tuple[int, str]]:
+        """The actor's (unit id, role) pairs."""
+        if self._memberships is None:
+            self._memberships = []
+            if self.actor.user is not None:
+                self._memberships = [
+                    (unit_id, role)
+                    for unit_id, role in self.session.execute(
+                        select(Membership.unit_id, Membership.role).where(
+                            Membership.user_id == self.actor.user.id
+                        )
+                    )
+                ]
+        return self._memberships
+
+    @property
     def member_unit_ids(self) -> set[int]:
-        return set(self._roles_by_unit)
+        return {unit_id for unit_id, _ in self.memberships}
 
     def prefetch(self, unit_ids: Iterable[int | None]) -> None:
-        """Load the roles reaching each of ``unit_ids`` in one query."""
+        """Load the roles reaching each of ``unit_ids``: one join of memberships and closure."""
         wanted = {u for u in unit_ids if u is not None and u not in self._reach}
         if not wanted:
             return
         found: dict[int, set[str]] = {u: set() for u in wanted}
-        if self._roles_by_unit:
+        if self.actor.user is not None and self._memberships != []:
             rows = self.session.execute(
-                select(UnitClosure.descendant_id, UnitClosure.ancestor_id).where(
+                select(UnitClosure.descendant_id, Membership.role)
+                .join(Membership, Membership.unit_id == UnitClosure.ancestor_id)
+                .where(
+                    Membership.user_id == self.actor.user.id,
                     UnitClosure.descendant_id.in_(wanted),
-                    UnitClosure.ancestor_id.in_(self._roles_by_unit),
                 )
             )
-            for descendant, ancestor in rows:
-                found[descendant] |= self._roles_by_unit[ancestor]
+            for descendant, role in rows:
+                found[descendant].add(role)
         for unit_id, roles in found.items():
             self._reach[unit_id] = frozenset(roles)
 
@@ -122,11 +128,11 @@ class Authority:
         """Every unit at or above one of the actor's units (their region, say)."""
         if self._above is None:
             self._above = set()
-            if self._roles_by_unit:
+            if self.member_unit_ids:
                 self._above = set(
                     self.session.scalars(
                         select(UnitClosure.ancestor_id).where(
-                            UnitClosure.descendant_id.in_(self._roles_by_unit)
+                            UnitClosure.descendant_id.in_(self.member_unit_ids)
                         )
                     )
                 )
