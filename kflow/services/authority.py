@@ -7,10 +7,11 @@ one query per batch of units, so a list page costs the same few queries however 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from kflow.models import SYSTEM_ACTOR, Case, Membership, UnitClosure, User
@@ -18,6 +19,8 @@ from kflow.states import MACHINES, TriggerSpec
 from kflow.states.base import CASE, REGION
 
 ADMIN = "admin"
+CLOSURE = cast(Table, UnitClosure.__table__)
+MEMBERSHIPS = cast(Table, Membership.__table__)
 REGION_WIDE = ("consultation_response", "regional_adaptation")
 
 
@@ -80,12 +83,14 @@ class Authority:
             return
         found: dict[int, set[str]] = {u: set() for u in wanted}
         if self.actor.user is not None and self._memberships != []:
-            rows = self.session.execute(
-                select(UnitClosure.descendant_id, Membership.role)
-                .join(Membership, Membership.unit_id == UnitClosure.ancestor_id)
+            # A Core statement on the session's connection: no ORM objects are needed, and it
+            # skips the ORM's per-statement work (this runs on every fired trigger).
+            rows = self.session.connection().execute(
+                select(CLOSURE.c.descendant_id, MEMBERSHIPS.c.role)
+                .join(MEMBERSHIPS, MEMBERSHIPS.c.unit_id == CLOSURE.c.ancestor_id)
                 .where(
-                    Membership.user_id == self.actor.user.id,
-                    UnitClosure.descendant_id.in_(wanted),
+                    MEMBERSHIPS.c.user_id == self.actor.user.id,
+                    CLOSURE.c.descendant_id.in_(wanted),
                 )
             )
             for descendant, role in rows:
@@ -141,7 +146,9 @@ class Authority:
     def is_admin_for(self, case: Case) -> bool:
         return ADMIN in (self.case_roles(case) | self.roles_at(case.region_id))
 
-    def can_read(self, case: Case, ks_owner_id: int | None = None) -> bool:
+    def can_read(
+        self, case: Case, ks_owner_id: int | Callable[[], int | None] | None = None
+    ) -> bool:
         """Knowledge supports are visible to every user; other cases to their own chain.
 
         A regional or local case is visible to roles in its unit, assignee or region (or above)
@@ -151,11 +158,14 @@ class Authority:
         """
         if self.actor.is_system or case.type == "knowledge_support":
             return True
+        # Cheapest first: the case's own units are usually prefetched already.
+        self.prefetch((case.owner_id, case.assignee_id, case.region_id))
+        if self.case_roles(case) or self.roles_at(case.region_id):
+            return True
         if case.type in REGION_WIDE and case.region_id in self.units_above():
             return True
-        return bool(
-            self.case_roles(case) or self.roles_at(case.region_id) or self.roles_at(ks_owner_id)
-        )
+        owner = ks_owner_id() if callable(ks_owner_id) else ks_owner_id
+        return bool(self.roles_at(owner))
 
     def allowed_triggers(self, case: Case) -> list[str]:
         """Triggers the actor may fire on ``case`` now (state and role; guards not evaluated)."""

@@ -64,7 +64,7 @@ def readable_case(
 ) -> Case:
     """The case if the actor may see it; otherwise not_found (no hint that it exists)."""
     case = get_case(session, case_id, case_type)
-    if not authority.can_read(case, ks_owner_id(session, case)):
+    if not authority.can_read(case, lambda: ks_owner_id(session, case)):
         raise NotFound(f"Det finns inget ärende {case_id} av den typen.")
     return case
 
@@ -184,6 +184,9 @@ def fire(
             raise InvalidTransition(str(exc)) from None
         _set_due(case, from_state, today, settings)
         case.updated_at = now
+        # Flush the case now: a concurrent change fails the version check here (409), before
+        # the history row or the effects write anything.
+        session.flush()
         record(
             session,
             case,
@@ -196,9 +199,6 @@ def fire(
             params=cleaned,
             override=override,
         )
-        # Flush the case now: a concurrent change fails the version check here (409), before
-        # the effects write anything.
-        session.flush()
         after = effects.AFTER.get((case.type, trigger))
         if after:
             after(fx)

@@ -30,22 +30,24 @@ def record(
     comment: str | None = None,
     params: dict[str, Any] | None = None,
     override: bool = False,
-) -> CaseEvent:
-    event = CaseEvent(
-        case_id=case.id,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=case.state,
-        actor_id=actor.user_id,
-        actor=actor.label,
-        role=role,
-        override=override,
-        at=at,
-        comment=comment,
-        params=params or None,
+) -> None:
+    """Append one history row (a single INSERT; the row is never loaded as an object)."""
+    session.execute(
+        EVENTS.insert(),
+        {
+            "case_id": case.id,
+            "trigger": trigger,
+            "from_state": from_state,
+            "to_state": case.state,
+            "actor_id": actor.user_id,
+            "actor": actor.label,
+            "role": role,
+            "override": override,
+            "at": at,
+            "comment": comment,
+            "params": params or None,
+        },
     )
-    session.add(event)
-    return event
 
 
 def record_created(

@@ -206,14 +206,17 @@ def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken
 
 
 def user_for_token(session: Session, plain: str) -> User | None:
-    token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(plain), ApiToken.revoked_at.is_(None)
+    # One query: the token's user, if the token is live and the user active.
+    user: User | None = session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == hash_token(plain),
+            ApiToken.revoked_at.is_(None),
+            User.is_active.is_(True),
         )
     )
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+    return user
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:
