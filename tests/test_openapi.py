@@ -186,6 +186,7 @@ def test_every_operation_answers_as_documented(api, world):
         api.get(f"/api/v1/{collection}", who)
         api.case(collection, case_id, who)
         api.history(collection, case_id, who)
+    api.get(f"/api/v1/knowledge-supports/{ks['id']}/chain-history", "local-lead")
     api.get("/api/v1/inbox", "local-lead")
     api.get("/api/v1/inbox", "vgr-lead")
     api.get("/api/v1/overview", "vgr-viewer")

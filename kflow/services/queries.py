@@ -167,6 +167,27 @@ def history(session: Session, case: Case, *, limit: Any = None, offset: Any = No
     return Page(items, total)
 
 
+def chain_history(
+    session: Session,
+    authority: Authority,
+    ks: Case,
+    *,
+    limit: Any = None,
+    offset: Any = None,
+) -> Page:
+    """A knowledge support's whole history across the tiers, oldest first: its own events and
+    those of every consultation response, adaptation and local implementation the actor may
+    read. One indexed query for the page and one for the total."""
+    lim, off = page_args(limit, offset)
+    readable = select(Case.id).where(Case.knowledge_support_id == ks.id, visible(authority))
+    where = or_(CaseEvent.case_id == ks.id, CaseEvent.case_id.in_(readable))
+    total = session.scalar(select(func.count()).select_from(CaseEvent).where(where)) or 0
+    items = session.scalars(
+        select(CaseEvent).where(where).order_by(CaseEvent.id).limit(lim).offset(off)
+    ).all()
+    return Page(items, total)
+
+
 def regions(session: Session) -> list[Unit]:
     return list(
         session.scalars(select(Unit).where(Unit.kind == UnitKind.REGION).order_by(Unit.name))

@@ -235,6 +235,17 @@ def case_history(collection: str, case_id: int) -> Response:
     return listing(page, [event(row) for row in page.items])
 
 
+@bp.get("/knowledge-supports/<int:case_id>/chain-history")
+def chain_history(case_id: int) -> Response:
+    """The knowledge support's history and that of every case below it the caller may read."""
+    session = db.session()
+    ks = case_service.readable_case(session, authority(), case_id, "knowledge_support")
+    page = queries.chain_history(
+        session, authority(), ks, limit=request.args.get("limit"), offset=request.args.get("offset")
+    )
+    return listing(page, [event(row) for row in page.items])
+
+
 @bp.get("/inbox")
 def inbox() -> Response:
     session = db.session()

@@ -267,6 +267,19 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": _json(_list_of("Unit"))} | AUTH_ERRORS,
         }
     }
+    paths["/api/v1/knowledge-supports/{case_id}/chain-history"] = {
+        "get": {
+            "summary": "History across the tiers: the knowledge support and every readable case "
+            "below it, oldest first",
+            "operationId": "chain_history",
+            "parameters": [
+                {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                *PAGING,
+            ],
+            "responses": {"200": _json(_list_of("HistoryRow")), "404": _error("No such case")}
+            | AUTH_ERRORS,
+        }
+    }
     paths["/api/v1/inbox"] = {
         "get": {
             "summary": "Cases the caller can act on now, earliest due first",
@@ -378,6 +391,7 @@ def openapi_document() -> dict[str, Any]:
             ],
             "properties": {
                 "id": {"type": "integer"},
+                "case": {"type": "integer", "description": "The case the event belongs to"},
                 "trigger": {"type": "string"},
                 "from_state": NULLABLE_STRING,
                 "to_state": {"type": "string"},

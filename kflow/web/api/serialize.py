@@ -159,6 +159,7 @@ class Serializer:
 def event(row: CaseEvent) -> dict[str, Any]:
     return {
         "id": row.id,
+        "case": row.case_id,
         "trigger": row.trigger,
         "from_state": row.from_state,
         "to_state": row.to_state,

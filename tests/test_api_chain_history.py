@@ -1,0 +1,40 @@
+"""A knowledge support's history across the tiers, filtered by what the caller may read."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api_support import Api
+
+
+@pytest.fixture
+def api(runtime, world):
+    return Api(runtime, world)
+
+
+def test_chain_history_spans_the_tiers_and_respects_visibility(api, world):
+    ks = world.ks_in("published")
+    ra = world.adaptation_in("implementing", ks)
+    li = world.implementation_in("acknowledged", ra)
+    skane = world.adaptation(ks, "skane")
+    path = f"/api/v1/knowledge-supports/{ks.id}/chain-history"
+
+    chair = api.get(path, "npo-chair", limit=500)
+    cases = {row["case"] for row in chair["items"]}
+    assert {ks.id, ra.id, li.id, skane.id} <= cases  # the owner NPO follows every tier
+    assert chair["total"] == len(chair["items"])
+    assert [row["id"] for row in chair["items"]] == sorted(row["id"] for row in chair["items"])
+    triggers = [row["trigger"] for row in chair["items"] if row["case"] == li.id]
+    assert triggers == ["create", "acknowledge"]
+
+    local = api.get(path, "local-lead", limit=500)
+    seen = {row["case"] for row in local["items"]}
+    assert {ks.id, ra.id, li.id} <= seen  # their own implementation and where it came from
+    assert skane.id not in seen  # another region's adaptation stays hidden
+    assert local["total"] < chair["total"]
+
+    page = api.get(path, "npo-chair", limit=3, offset=3)
+    assert [row["id"] for row in page["items"]] == [row["id"] for row in chair["items"][3:6]]
+    api.error(
+        "GET", f"/api/v1/knowledge-supports/{ra.id}/chain-history", "npo-chair", 404, "not_found"
+    )
