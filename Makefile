@@ -40,6 +40,22 @@ checkdb: venv ## Migrate, then fail if the models and the migrations differ
 	$(BIN)/kflow db upgrade
 	$(BIN)/kflow db check
 
+##@ Measure
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(BIN)/kflow setup.cfg
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@touch $@
+
+.PHONY: bench
+bench: venv $(BENCH_STAMP) ## Full benchmarks (~10 min): benchmarks/results.json, docs/benchmarks.md
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+.PHONY: bench-quick
+bench-quick: venv $(BENCH_STAMP) ## Benchmark smoke run (tiny counts; BENCH_OUT=dir keeps the output)
+	$(BIN)/python -m benchmarks --quick $(if $(BENCH_OUT),--out $(BENCH_OUT)/results.json --md $(BENCH_OUT)/benchmarks.md) $(BENCH_ARGS)
+
 ##@ Develop
 
 .PHONY: test

@@ -1,0 +1,1 @@
+"""The contenders of the transition benchmark: kflow, its peers and the raw-SQL floors."""

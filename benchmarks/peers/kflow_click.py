@@ -1,0 +1,74 @@
+"""kflow through its public service API, as the web request for a click does it.
+
+One ``Runtime.transaction()`` per click (BEGIN IMMEDIATE on SQLite); inside it the user is
+loaded, an ``Authority`` is built for them, the case is fetched and
+``kflow.services.cases.fire`` moves it with the client's ``lock_version``: trigger and version
+checks, the permission check through the unit closure, the state machine, the due date, the
+history row and the flush, then the commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import engine_pragmas, kflow_runtime
+from benchmarks.peers.base import CASE_TYPE, move
+
+
+class KflowClick:
+    def __init__(self, url: str, mode: str, tmp: Path) -> None:
+        from kflow.models import User
+        from kflow.services.authority import Actor, Authority
+        from kflow.services.cases import fire, get_case
+
+        self.runtime = kflow_runtime(url, mode, tmp)
+        self.url = url
+        self._user, self._actor, self._authority = User, Actor, Authority
+        self._fire, self._get_case = fire, get_case
+
+    def click(self, case: dict[str, Any]) -> int:
+        trigger, _dest, comment = move(case["state"])
+        runtime = self.runtime
+        with runtime.transaction() as session:
+            user = session.get(self._user, case["user_id"])
+            authority = self._authority(session, self._actor(user))
+            found = self._get_case(session, case["id"], CASE_TYPE)
+            fired = self._fire(
+                session,
+                authority,
+                found,
+                trigger,
+                settings=runtime.settings,
+                comment=comment,
+                lock_version=case["lock_version"],
+            )
+            version = fired.case.lock_version
+        return int(version)
+
+    def pragmas(self) -> dict[str, str]:
+        if not self.url.startswith("sqlite"):
+            return {}
+        return engine_pragmas(self.runtime.engine)
+
+    def observed(self, case_ids: list[int]) -> dict[str, Any]:
+        from sqlalchemy import func, select
+
+        from kflow.models import Case, CaseEvent
+
+        with self.runtime.transaction(write=False) as session:
+            rows = session.execute(
+                select(Case.id, Case.state, Case.lock_version).where(Case.id.in_(case_ids))
+            ).all()
+            history = session.scalar(
+                select(func.count())
+                .select_from(CaseEvent)
+                .where(
+                    CaseEvent.trigger.in_(("put_on_hold", "resume")),
+                    CaseEvent.case_id.in_(case_ids),
+                )
+            )
+        return {"cases": {str(i): [s, v] for i, s, v in rows}, "history_rows": history}
+
+    def close(self) -> None:
+        self.runtime.engine.dispose()

@@ -1,0 +1,436 @@
+"""The targets, judged from the numbers, and docs/benchmarks.md, written from results.json."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PEERS = ("transitions_sqlalchemy", "django_fsm", "spiffworkflow")
+CONTENDERS = ("raw_sqlite", "kflow", *PEERS)
+QUERY_NAMES = ("overview", "inbox", "overdue", "history")
+SIZES = ("3k", "31k", "312k")
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _target(
+    name: str,
+    measured: float | None,
+    limit: float | None,
+    op: str,
+    detail: str,
+    **key: str,
+) -> dict[str, Any]:
+    """``measured op limit`` (op: ">=" or "<="); missing numbers make the target N/A.
+
+    ``key`` says which benchmark the target judges (the suite profiles that one if it fails).
+    """
+    if measured is None or limit is None or math.isnan(measured) or math.isnan(limit):
+        status = "N/A"
+    elif op == ">=":
+        status = "PASS" if measured >= limit else "FAIL"
+    else:
+        status = "PASS" if measured <= limit else "FAIL"
+    return {
+        "target": name,
+        "measured": None if measured is None else round(measured, 4),
+        "limit": None if limit is None else round(limit, 4),
+        "op": op,
+        "detail": detail,
+        "status": status,
+        "key": key,
+    }
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if a is None or b in (None, 0):
+        return None
+    return float(a) / float(b)
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    t = results.get("transitions", {})
+    out = []
+    for mode, factor in (("relaxed", 0.15), ("durable", 0.5)):
+        kflow, raw = _get(t, mode, "kflow"), _get(t, mode, "raw_sqlite")
+        out.append(
+            _target(
+                f"{mode}: kflow ≥ {factor} × raw_sqlite",
+                _ratio(kflow, raw),
+                factor,
+                ">=",
+                f"kflow {kflow} ops/s, raw_sqlite {raw} ops/s (ratio shown)",
+                kind="transitions",
+                mode=mode,
+            )
+        )
+    kflow, raw = _get(t, "postgresql", "kflow"), _get(t, "postgresql", "raw_postgresql")
+    out.append(
+        _target(
+            "PostgreSQL: kflow ≥ 0.6 × raw_postgresql",
+            _ratio(kflow, raw),
+            0.6,
+            ">=",
+            f"kflow {kflow} ops/s, raw_postgresql {raw} ops/s (ratio shown)",
+            kind="transitions",
+            mode="postgresql",
+        )
+    )
+    for mode in ("durable", "relaxed"):
+        for peer in PEERS:
+            kflow, other = _get(t, mode, "kflow"), _get(t, mode, peer)
+            out.append(
+                _target(
+                    f"{mode}: kflow ≥ 0.95 × {peer}",
+                    _ratio(kflow, other),
+                    0.95,
+                    ">=",
+                    f"kflow {kflow} ops/s, {peer} {other} ops/s (ratio shown)",
+                    kind="transitions",
+                    mode=mode,
+                )
+            )
+    kflow_s, raw_s = _get(results, "fanout", "kflow_s"), _get(results, "fanout", "raw_s")
+    out.append(
+        _target(
+            "fan-out: kflow ≤ 2 × raw",
+            _ratio(kflow_s, raw_s),
+            2.0,
+            "<=",
+            f"kflow {kflow_s} s, raw {raw_s} s (ratio shown)",
+            kind="fanout",
+        )
+    )
+    q = results.get("queries", {})
+    for name in QUERY_NAMES:
+        k, s = _get(q, "312k", name, "kflow_p95_ms"), _get(q, "312k", name, "sql_p95_ms")
+        out.append(
+            _target(
+                f"312k: {name} p95 ≤ 3 × its SQL twin",
+                _ratio(k, s),
+                3.0,
+                "<=",
+                f"kflow p95 {k} ms, SQL p95 {s} ms (ratio shown)",
+                kind="query",
+                query=name,
+            )
+        )
+    for name in ("inbox", "overdue", "overview"):
+        big, small = _get(q, "312k", name, "kflow_p95_ms"), _get(q, "3k", name, "kflow_p95_ms")
+        out.append(
+            _target(
+                f"{name} p95 at 312k ≤ 3 × at 3k",
+                _ratio(big, small),
+                3.0,
+                "<=",
+                f"kflow p95 {big} ms at 312k, {small} ms at 3k (ratio shown)",
+                kind="query",
+                query=name,
+            )
+        )
+    s = results.get("sweep", {})
+    big, small = _get(s, "312k", "peak_mb"), _get(s, "3k", "peak_mb")
+    out.append(
+        _target(
+            "sweep peak memory at 312k ≤ 1.5 × at 3k",
+            _ratio(big, small),
+            1.5,
+            "<=",
+            f"{big} MB at 312k, {small} MB at 3k (ratio shown)",
+            kind="sweep_memory",
+        )
+    )
+    per_big = _ratio(_get(s, "312k", "seconds"), _get(s, "312k", "cases_due"))
+    per_mid = _ratio(_get(s, "31k", "seconds"), _get(s, "31k", "cases_due"))
+    out.append(
+        _target(
+            "sweep time grows with the cases due: time per due case at 312k ≤ 2 × at 31k",
+            _ratio(per_big, per_mid),
+            2.0,
+            "<=",
+            f"{_ms(per_big)} ms per due case at 312k, {_ms(per_mid)} ms at 31k (ratio shown)",
+            kind="sweep",
+            phase="due",
+        )
+    )
+    idle_big, idle_small = _get(s, "312k", "idle_seconds"), _get(s, "3k", "idle_seconds")
+    out.append(
+        _target(
+            "sweep time does not grow with all cases: a sweep with nothing due at 312k ≤ 3 × at 3k",
+            _ratio(idle_big, idle_small),
+            3.0,
+            "<=",
+            f"{idle_big} s at 312k, {idle_small} s at 3k (ratio shown)",
+            kind="sweep",
+            phase="idle",
+        )
+    )
+    return out
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.3f}"
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render(results: dict[str, Any]) -> str:
+    suite = results["suite"]
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by the benchmark suite (`make bench`, benchmarks/suite.py) from "
+        "benchmarks/results.json: do not edit it by hand, run the suite again.",
+        "",
+    ]
+    if suite["mode"] != "full":
+        lines += [
+            "> **This is a `bench-quick` smoke run**: tiny counts and small stand-ins for the "
+            "data-set sizes. Its numbers say nothing about speed; only `make bench` measures.",
+            "",
+        ]
+    lines += [
+        f"Run on {m['date']} ({suite['mode']} suite, {suite['elapsed_s']:.0f} s).",
+        "",
+        "## The machine",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| CPU | {m['cpu']} |",
+        f"| cores | {m['cores']} |",
+        f"| RAM | {m['ram_gib']} GiB |",
+        f"| OS | {m['os']} |",
+        f"| Python | {m['python']} |",
+        f"| SQLite | {m['sqlite']} |",
+        f"| PostgreSQL | {m['postgresql'] or 'not available'} |",
+    ]
+    for name, version in m["libraries"].items():
+        lines.append(f"| {name} | {version or 'not installed'} |")
+    git = m.get("git") or {}
+    lines += [
+        f"| kflow commit | {git.get('commit') or 'unknown'}"
+        f"{' (with uncommitted changes to kflow)' if git.get('dirty') else ''} |",
+        "",
+        "## Targets",
+        "",
+        "Computed from the numbers below each time the suite runs.",
+        "",
+        "| target | measured | limit | result |",
+        "|---|---:|---:|---|",
+    ]
+    for t in results["targets"]:
+        lines.append(
+            f"| {t['target']} | {_fmt(t['measured'], 3)} | {t['op']} {_fmt(t['limit'], 2)} | "
+            f"**{t['status']}** |"
+        )
+    passed = sum(t["status"] == "PASS" for t in results["targets"])
+    lines += ["", f"{passed} of {len(results['targets'])} targets pass.", ""]
+    lines += _transitions(results)
+    lines += _fanout(results)
+    lines += _queries(results)
+    lines += _sweep(results)
+    lines += _profiles(results)
+    lines += _method(results)
+    return "\n".join(lines) + "\n"
+
+
+def _transitions(results: dict[str, Any]) -> list[str]:
+    t = results.get("transitions", {})
+    d = results.get("transitions_detail", {})
+    cfg = results["suite"]["config"]["transitions"]
+    lines = [
+        "## Persisted transitions per second",
+        "",
+        f"Each click is one transaction: a guarded state UPDATE and one history row. "
+        f"{cfg['count']:,} timed clicks after {cfg['warmup']:,} warm-up clicks, round robin over "
+        f"{d.get('cases', 'n/a')} regional adaptations (put_on_hold / resume, each by its "
+        f"region's coordinator); the median of {cfg['repeats']} runs, each in a fresh process "
+        "on a fresh copy of the database. Latency: p50 / p95 of one click in the median run.",
+        "",
+        "| contender | durable (WAL, FULL) | relaxed (WAL, NORMAL) | PostgreSQL |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in (*CONTENDERS, "raw_postgresql"):
+        cells = []
+        for mode in ("durable", "relaxed", "postgresql"):
+            ops = _get(t, mode, name)
+            lat = _get(d, mode, name, "latency")
+            if ops is None:
+                cells.append("")
+                continue
+            cell = f"{ops:,.0f}/s"
+            if lat:
+                cell += f" ({lat['p50_ms']:.2f} / {lat['p95_ms']:.2f} ms)"
+            cells.append(cell)
+        if any(cells):
+            lines.append(f"| {name} | {' | '.join(cells)} |")
+    lines += ["", "Relative to the floor (raw SQL on the same database):", ""]
+    lines += ["| contender | durable | relaxed | PostgreSQL |", "|---|---:|---:|---:|"]
+    for name in ("kflow", *PEERS):
+        row = []
+        for mode, floor in (
+            ("durable", "raw_sqlite"),
+            ("relaxed", "raw_sqlite"),
+            ("postgresql", "raw_postgresql"),
+        ):
+            ratio = _ratio(_get(t, mode, name), _get(t, mode, floor))
+            row.append("" if ratio is None else f"{ratio:.3f} ×")
+        lines.append(f"| {name} | {' | '.join(row)} |")
+    lines.append("")
+    return lines
+
+
+def _fanout(results: dict[str, Any]) -> list[str]:
+    f = results.get("fanout")
+    if not f:
+        return []
+    return [
+        "## Fan-out",
+        "",
+        f"Publish {f['knowledge_supports']} knowledge supports to the 21 regions, then hand each "
+        f"adaptation off to its region's local units ({f['implementations']:,} local "
+        "implementations), each move its own transaction; SQLite, relaxed mode. Median of "
+        f"{f['repeats']} runs. Both leave the same rows (cases, history, outbox mails: checked).",
+        "",
+        "| | kflow | raw SQL | kflow / raw |",
+        "|---|---:|---:|---:|",
+        f"| publish (all) | {f['kflow_publish_s']:.3f} s | {f['raw_publish_s']:.3f} s | "
+        f"{_fmt(_ratio(f['kflow_publish_s'], f['raw_publish_s']), 2)} × |",
+        f"| hand-off (all) | {f['kflow_handoff_s']:.3f} s | {f['raw_handoff_s']:.3f} s | "
+        f"{_fmt(_ratio(f['kflow_handoff_s'], f['raw_handoff_s']), 2)} × |",
+        f"| **total** | **{f['kflow_s']:.3f} s** | **{f['raw_s']:.3f} s** | "
+        f"**{_fmt(_ratio(f['kflow_s'], f['raw_s']), 2)} ×** |",
+        "",
+    ]
+
+
+def _queries(results: dict[str, Any]) -> list[str]:
+    q = results.get("queries")
+    if not q:
+        return []
+    data = results.get("datasets", {})
+    lines = [
+        "## Queries",
+        "",
+        "kflow's code path against a hand-written SQL twin that returns the same answer "
+        "(checked); p50 / p95 in milliseconds over "
+        f"{results['suite']['config']['queries']['runs']} runs each.",
+        "",
+        "| size | cases | history rows | query | kflow p50 | kflow p95 | SQL p50 | SQL p95 | "
+        "p95 ratio |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for size in SIZES:
+        for name in QUERY_NAMES:
+            r = _get(q, size, name)
+            if not r:
+                continue
+            ds = data.get(size, {})
+            lines.append(
+                f"| {size} | {_fmt(ds.get('cases'))} | {_fmt(ds.get('events'))} | {name} | "
+                f"{r['kflow_p50_ms']:.2f} | {r['kflow_p95_ms']:.2f} | {r['sql_p50_ms']:.2f} | "
+                f"{r['sql_p95_ms']:.2f} | "
+                f"{_fmt(_ratio(r['kflow_p95_ms'], r['sql_p95_ms']), 2)} × |"
+            )
+    lines.append("")
+    return lines
+
+
+def _sweep(results: dict[str, Any]) -> list[str]:
+    s = results.get("sweep")
+    if not s:
+        return []
+    lines = [
+        "## Reminder sweep",
+        "",
+        "`reminders.sweep` on each data set, with a week of rungs to send; time and peak "
+        "memory (tracemalloc) from separate runs on separate copies. 'Nothing due' is a second "
+        "sweep right after the first.",
+        "",
+        "| size | cases | cases due | rungs | seconds | ms per due case | nothing due (s) | "
+        "peak MB (tracemalloc) | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in SIZES:
+        r = s.get(size)
+        if not r:
+            continue
+        per = _ratio(r["seconds"], r["cases_due"])
+        lines.append(
+            f"| {size} | {_fmt(results.get('datasets', {}).get(size, {}).get('cases'))} | "
+            f"{_fmt(r['cases_due'])} | {_fmt(r['rungs'])} | {r['seconds']:.3f} | {_ms(per)} | "
+            f"{r['idle_seconds']:.4f} | {r['peak_mb']:.2f} | {r['peak_rss_mb']:.1f} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _profiles(results: dict[str, Any]) -> list[str]:
+    profiles = results.get("profiles") or {}
+    if not profiles:
+        return []
+    lines = [
+        "## Where kflow's time goes (failing targets)",
+        "",
+        "cProfile of kflow's side of each failing benchmark (in a run of its own): kflow's "
+        "functions by cumulative time, every function by own time, then the SQL statements "
+        "that took longest to execute, with SQLite's query plan. The full listings, and a "
+        "pyinstrument call tree, are in the files named.",
+        "",
+    ]
+    for name, p in profiles.items():
+        lines += [
+            f"### {name}",
+            "",
+            f"For: {', '.join(p['targets'])}. Files: {', '.join(p['files'])}.",
+            "",
+        ]
+        lines += ["```", *p["summary"], "```", ""]
+    return lines
+
+
+def _method(results: dict[str, Any]) -> list[str]:
+    return [
+        "## How it is measured",
+        "",
+        "* **Transitions.** Every contender makes the same change per click in its own "
+        "transaction: the case's state, guarded by state and version, and one history row. "
+        "*raw_sqlite*: stdlib sqlite3, BEGIN IMMEDIATE, a guarded UPDATE and an INSERT, "
+        "COMMIT (the floor; no user loaded, no permission check). *kflow*: "
+        "`Runtime.transaction()`, the user loaded, an `Authority` for them, "
+        "`cases.get_case` and `cases.fire` with the client's `lock_version` (permissions, "
+        "machine, due date, history). *transitions_sqlalchemy*: a shared `transitions.Machine` "
+        "added to the ORM-loaded case, `version_id_col`, the history row from "
+        "`after_state_change`. *django_fsm*: django-fsm-2's `ConcurrentTransitionMixin` (state "
+        "guard) plus the version, django-fsm-log's `StateLog` with `by` and `description`, "
+        "`transaction.atomic()` (IMMEDIATE). *spiffworkflow*: a BPMN process of two user tasks "
+        "(benchmarks/peers/regional_adaptation_hold.bpmn), deserialised, the task completed, "
+        "serialised to JSON into its row, on stdlib sqlite3. Every contender except raw loads "
+        "the user. Peers check no permissions. Every run checks its effect: each case at the "
+        "predicted state and version, one history row per click.",
+        "* **Modes.** SQLite *durable*: WAL with `synchronous=FULL`; *relaxed*: WAL with "
+        "`synchronous=NORMAL` (kflow's default). Each run records the pragmas its connection "
+        "really used. PostgreSQL: a database created for the run and dropped after it.",
+        "* **Data sets** (queries, sweep): generated with bulk INSERTs in kflow's schema: per "
+        "knowledge support 21 consultation responses, 21 adaptations and 290 local "
+        "implementations (333 cases, about 4 history rows each), spread over three years and "
+        "every state. 'overdue' uses kflow's visibility rule with the ORM (kflow has no overdue "
+        "service); 'history' reads one knowledge support's history across all tiers through "
+        "kflow's public services (list_cases and history per case).",
+        "",
+    ]
