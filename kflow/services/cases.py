@@ -21,7 +21,6 @@ from kflow.config import Settings
 from kflow.db import utcnow
 from kflow.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationError
 from kflow.models import (
-    CASE_CLASSES,
     CREATE_TRIGGER,
     NATIONAL_KINDS,
     Case,
@@ -254,7 +253,3 @@ def _expire_others(session: Session, moved: Case) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Case) and obj is not moved:
             session.expire(obj)
-
-
-def case_class(case_type: str) -> type[Case]:
-    return CASE_CLASSES[case_type]

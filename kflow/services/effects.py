@@ -170,7 +170,8 @@ def publish(fx: Effect) -> None:
     notify.handoff(fx.session, fx.settings, [*reassessed, *ids], fx.cause_key)
 
 
-def withdraw(fx: Effect) -> None:
+def cancel_everything_below(fx: Effect) -> None:
+    """Withdrawal and cancellation: every open case below the knowledge support is cancelled."""
     ks_id = fx.case.id
     for case_type in ("consultation_response", "regional_adaptation", "local_implementation"):
         cascade(
@@ -183,10 +184,6 @@ def withdraw(fx: Effect) -> None:
             params=fx.cause(),
             values=due_values(None, fx.settings),
         )
-
-
-def cancel_knowledge_support(fx: Effect) -> None:
-    withdraw(fx)
 
 
 def hand_off(fx: Effect) -> None:
@@ -335,8 +332,8 @@ AFTER: dict[tuple[str, str], Callable[[Effect], None]] = {
     ("knowledge_support", "open_consultation"): open_consultation,
     ("knowledge_support", "close_consultation"): close_consultation,
     ("knowledge_support", "publish"): publish,
-    ("knowledge_support", "withdraw"): withdraw,
-    ("knowledge_support", "cancel"): cancel_knowledge_support,
+    ("knowledge_support", "withdraw"): cancel_everything_below,
+    ("knowledge_support", "cancel"): cancel_everything_below,
     ("regional_adaptation", "hand_off"): hand_off,
     ("local_implementation", "report_deviation"): report_deviation,
 }

@@ -119,15 +119,6 @@ def link_healthcare_region(session: Session, healthcare_region: Unit, region: Un
         _link(session, healthcare_region.id, region.id)
 
 
-def region_of(session: Session, unit: Unit) -> Unit | None:
-    """The region a unit lies in (itself for a region), or None for national units."""
-    return session.scalar(
-        select(Unit)
-        .join(UnitClosure, UnitClosure.ancestor_id == Unit.id)
-        .where(UnitClosure.descendant_id == unit.id, Unit.kind == UnitKind.REGION)
-    )
-
-
 def is_below(session: Session, unit_id: int, ancestor_id: int) -> bool:
     return (
         session.get(UnitClosure, {"ancestor_id": ancestor_id, "descendant_id": unit_id}) is not None
