@@ -593,6 +593,9 @@ def generate(
         due_today = conn.execute(
             "SELECT count(*) FROM cases WHERE next_reminder_on <= ?", (generator.today.isoformat(),)
         ).fetchone()[0]
+        # After a bulk load, as `kflow db upgrade` and the scheduler's nightly job do it.
+        conn.execute("PRAGMA analysis_limit=1000")
+        conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()

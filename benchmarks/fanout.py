@@ -50,7 +50,7 @@ def run_kflow(
     from kflow.db import utcnow
     from kflow.models import Case, User
     from kflow.services.authority import Actor, Authority
-    from kflow.services.cases import fire, get_case
+    from kflow.services.cases import fire_id, get_case
 
     info = OrgInfo.from_json(args["org"])
     regions = region_by_id(info)
@@ -58,20 +58,53 @@ def run_kflow(
     settings = runtime.settings
     due = handoff_due(local_date(utcnow()))
 
+    # The signed-in people, as the web layer holds them (see benchmarks/peers/kflow_click.py).
+    actors: dict[int, Actor] = {}
+    with runtime.transaction(write=False) as session:
+        for user in session.scalars(select(User)):
+            session.expunge(user)
+            actors[user.id] = Actor(user)
+
     def click(user_id: int, case_id: int, trigger: str, version: int, **kwargs: Any) -> Any:
         with runtime.transaction() as session:
-            authority = Authority(session, Actor(session.get(User, user_id)))
-            case = get_case(session, case_id)
-            return fire(
+            return fire_id(
                 session,
-                authority,
-                case,
+                Authority(session, actors[user_id]),
+                case_id,
                 trigger,
                 settings=settings,
                 lock_version=version,
                 **kwargs,
             )
 
+    def rehearse() -> None:
+        """A publish and a hand-off, rolled back: what a running server has done already
+        (modules imported, mappers configured, statements compiled, calendar loaded)."""
+        from kflow.db import begin_write
+
+        session = runtime.sessions()
+        begin_write(session)
+        try:
+            ks = args["supports"][0]
+            chair = Authority(session, actors[ks["chair"]])
+            params = {"decision_ref": "NPO-rehearsal"}
+            fire_id(session, chair, ks["id"], "publish", settings=settings, params=params)
+            ra = session.scalars(
+                select(Case)
+                .where(Case.type == "regional_adaptation", Case.knowledge_support_id == ks["id"])
+                .order_by(Case.id)
+            ).first()
+            assert ra is not None
+            region = regions[ra.region_id]
+            Driver(session, settings).adapt_to_adopted(ra, region)
+            units = {"units": info.handoff_units(region["code"]), "due": due}
+            coordinator = Authority(session, actors[region["coordinator"]])
+            fire_id(session, coordinator, ra.id, "hand_off", settings=settings, params=units)
+        finally:
+            session.rollback()
+            session.close()
+
+    rehearse()
     with section():
         began = time.perf_counter()
         for number, ks in enumerate(args["supports"]):
@@ -279,7 +312,12 @@ class RawFanout:
         return len(mails)
 
     def publish(
-        self, ks: dict[str, Any], number: int, actor: tuple[int, str, str], dates: dict[str, Any]
+        self,
+        ks: dict[str, Any],
+        number: int,
+        actor: tuple[int, str, str],
+        dates: dict[str, Any],
+        commit: bool = True,
     ) -> None:
         conn, at = self.conn, sqlite_time(dt.datetime.now(dt.UTC))
         conn.execute("BEGIN IMMEDIATE")
@@ -329,7 +367,7 @@ class RawFanout:
                 f"{ks['id']}.v{ks['lock_version'] + 1}",
                 at,
             )
-            conn.execute("COMMIT")
+            conn.execute("COMMIT" if commit else "ROLLBACK")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -463,6 +501,8 @@ def run_raw(args: dict[str, Any]) -> dict[str, Any]:
     }
     raw = RawFanout(Path(args["url"].removeprefix("sqlite:///")), args["mode"], settings.base_url)
     emails = dict(raw.conn.execute("SELECT id, email FROM users").fetchall())
+    first = args["supports"][0]  # a rehearsal, rolled back, as kflow has
+    raw.publish(first, 0, (first["chair"], emails[first["chair"]], "chair"), dates, commit=False)
     began = time.perf_counter()
     for number, ks in enumerate(args["supports"]):
         raw.publish(ks, number, (ks["chair"], emails[ks["chair"]], "chair"), dates)

@@ -11,12 +11,11 @@ the same order and the same totals), so the twin answers exactly kflow's questio
 * inbox: ``queries.inbox`` first page (100) with its total, for the process lead of VGR (the
   busiest inbox: every adaptation and many local implementations in the region).
 * overdue: the cases the same person may see whose due date has passed, earliest first (50) with
-  the total. kflow has no overdue service yet: its path is kflow's visibility rule
-  (``queries.visible``) with the ORM, as a page would build it.
+  the total: ``queries.overdue``.
 * history: one knowledge support's whole history across the tiers (about 1,200 rows), read by
-  its NPO's chair through the public services: ``readable_case`` and ``queries.history`` for the
-  knowledge support, then ``queries.list_cases`` (pages of 500) and ``queries.history`` for each
-  consultation response, adaptation and local implementation. The twin is one query.
+  its NPO's chair through the public services as the API's chain-history endpoint serves it:
+  ``readable_case``, then ``queries.chain_history`` page by page (500 rows a page, each with the
+  total). The twin is one query.
 
 ``python -m benchmarks.queries_bench '{json}'`` (the suite calls it).
 """
@@ -81,19 +80,14 @@ class KflowQueries:
     def overdue(self, user_id: int, today: str) -> Any:
         import datetime as dt
 
-        from sqlalchemy import and_, func, select
-
-        from kflow.models import Case
         from kflow.services import queries
 
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)
-            where = and_(queries.visible(authority), Case.due < dt.date.fromisoformat(today))
-            total = session.scalar(select(func.count()).select_from(Case).where(where))
-            items = session.scalars(
-                select(Case).where(where).order_by(Case.due, Case.id).limit(OVERDUE_LIMIT)
-            ).all()
-            return {"ids": [c.id for c in items], "total": total}
+            page = queries.overdue(
+                session, authority, dt.date.fromisoformat(today), limit=OVERDUE_LIMIT
+            )
+            return {"ids": [c.id for c in page.items], "total": page.total}
 
     def history(self, user_id: int, ks_id: int) -> Any:
         from kflow.services import queries
@@ -102,44 +96,18 @@ class KflowQueries:
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)
             ks = readable_case(session, authority, ks_id, "knowledge_support")
-            events = _all_history(session, ks)
-            for case_type in (
-                "consultation_response",
-                "regional_adaptation",
-                "local_implementation",
-            ):
-                offset = 0
-                while True:
-                    page = queries.list_cases(
-                        session,
-                        authority,
-                        case_type,
-                        knowledge_support=ks_id,
-                        limit=PAGE,
-                        offset=offset,
-                    )
-                    for case in page.items:
-                        events += _all_history(session, case)
-                    offset += PAGE
-                    if offset >= page.total:
-                        break
+            events: list[Any] = []
+            offset = 0
+            while True:  # the API's chain-history pages, as a client reads them all
+                page = queries.chain_history(session, authority, ks, limit=PAGE, offset=offset)
+                events += page.items
+                offset += PAGE
+                if offset >= page.total:
+                    break
             return {"events": len(events), "ids_sum": sum(e.id for e in events)}
 
     def close(self) -> None:
         self.runtime.engine.dispose()
-
-
-def _all_history(session: Any, case: Any) -> list[Any]:
-    from kflow.services import queries
-
-    rows: list[Any] = []
-    offset = 0
-    while True:
-        page = queries.history(session, case, limit=PAGE, offset=offset)
-        rows += page.items
-        offset += PAGE
-        if offset >= page.total:
-            return rows
 
 
 # --- the twins ----------------------------------------------------------------------------------
@@ -284,7 +252,7 @@ class SqlQueries:
             "SELECT e.id, e.case_id, e.trigger, e.from_state, e.to_state, e.actor, e.role, e.at, "
             "e.comment, e.params FROM case_events e "
             "WHERE e.case_id IN (SELECT id FROM cases WHERE id = ? OR knowledge_support_id = ?) "
-            "ORDER BY e.case_id, e.id",
+            "ORDER BY e.id",
             (ks_id, ks_id),
         )
         return {"events": len(rows), "ids_sum": sum(r[0] for r in rows)}

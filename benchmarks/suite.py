@@ -52,8 +52,18 @@ EXPECTED_SYNC = {"durable": "FULL", "relaxed": "NORMAL"}
 
 
 class Suite:
-    def __init__(self, quick: bool, tmp: Path, profiles_dir: Path, profile: bool) -> None:
+    def __init__(
+        self,
+        quick: bool,
+        tmp: Path,
+        profiles_dir: Path,
+        profile: bool,
+        only: list[str] | None = None,
+        contenders: list[str] | None = None,
+    ) -> None:
         self.quick = quick
+        self.only = only
+        self.contenders = contenders
         self.cfg = QUICK if quick else FULL
         self.tmp = tmp
         self.profiles_dir = profiles_dir
@@ -92,7 +102,7 @@ class Suite:
         cases = build_transition_cases(sqlite_url(fixture), self.tmp, self.info, cfg["ks"])
         self.fixtures["transitions"] = {"path": fixture, "cases": cases}
         runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        order = list(CONTENDERS)
+        order = [c for c in CONTENDERS if not self.contenders or c in self.contenders]
         for rep in range(cfg["repeats"]):
             for mode in ("durable", "relaxed"):
                 for name in order:
@@ -148,7 +158,7 @@ class Suite:
         cases = build_transition_cases(pg_url(template), self.tmp, info, cfg["ks"])
         self.fixtures["postgresql"] = {"template": template, "cases": cases}
         runs: dict[str, list[dict[str, Any]]] = {}
-        order = list(PG_CONTENDERS)
+        order = [c for c in PG_CONTENDERS if not self.contenders or c in self.contenders]
         for rep in range(cfg["repeats"]):
             for name in order:
                 db = self.pg.create(f"run_{name}", template=template)
@@ -435,6 +445,11 @@ class Suite:
         self.results["machine"] = machine_info(pg_version)
         try:
             self.build_org()
+            if self.only is not None:
+                # A developer's partial run: the parts asked for, no targets, no profiles.
+                for part in self.only:
+                    getattr(self, part)()
+                return self.results
             self.transitions()
             self.fanout()
             self.datasets()
@@ -451,6 +466,26 @@ class Suite:
             "postgresql_skipped": self.pg_problem,
         }
         return self.results
+
+
+def partial_run(args: argparse.Namespace) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="kflow-bench-"))
+    suite = Suite(
+        args.quick,
+        tmp,
+        tmp / "profiles",
+        profile=False,
+        only=args.only.split(","),
+        contenders=args.contenders.split(",") if args.contenders else None,
+    )
+    if args.repeats:
+        suite.cfg = {k: {**v, "repeats": args.repeats} for k, v in suite.cfg.items()}
+    try:
+        results = suite.run()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -474,7 +509,16 @@ def main(argv: list[str] | None = None) -> int:
         "--no-profiles", action="store_true", help="do not profile the failing targets"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    parser.add_argument(
+        "--only",
+        help="comma-separated parts to run (transitions, fanout, datasets); prints the numbers "
+        "and writes nothing",
+    )
+    parser.add_argument("--contenders", help="comma-separated contenders for --only transitions")
+    parser.add_argument("--repeats", type=int, help="with --only: repeats per measurement")
     args = parser.parse_args(argv)
+    if args.only:
+        return partial_run(args)
     if args.out is None:
         if args.quick:
             args.out = Path(tempfile.mkdtemp(prefix="kflow-bench-quick-")) / "results.json"

@@ -34,6 +34,7 @@ def holiday_name(day: dt.date) -> str | None:
     return str(name) if name else None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_working_day(day: dt.date) -> bool:
     return day.weekday() < 5 and day not in _holidays(day.year)
 

@@ -37,6 +37,8 @@ ENV_ALIASES = {
     "MAIL_BACKEND": "mail.backend",
     "MAIL_DIR": "mail.dir",
 }
+# Never repeated in an error message: a mistyped secret is still a secret.
+SECRET_SETTINGS = frozenset({"secret_key", "database_url", "mail.smtp_password"})
 # Not settings, but read from the same namespace.
 ENV_IGNORED = {"CONFIG", "CONFIG_DIR"}
 
@@ -90,6 +92,15 @@ class ReminderSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class LoginSettings:
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 30
+    window_seconds: int = 900
+    lockout_seconds: int = 900
+    trusted_proxies: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     environment: str = "production"
     instance_path: str = "instance"
@@ -102,6 +113,7 @@ class Settings:
     deadlines: DeadlineSettings = dataclasses.field(default_factory=DeadlineSettings)
     consultation: ConsultationSettings = dataclasses.field(default_factory=ConsultationSettings)
     reminders: ReminderSettings = dataclasses.field(default_factory=ReminderSettings)
+    login: LoginSettings = dataclasses.field(default_factory=LoginSettings)
 
     @property
     def is_development(self) -> bool:
@@ -151,7 +163,8 @@ def _coerce(path: str, hint: Any, value: Any) -> Any:
             value = [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list | tuple):
             return tuple(_coerce(path, item_hint, item) for item in value)
-    raise ConfigError(f"Setting '{path}' must be {_describe(hint)}, not {value!r}.")
+    shown = "a hidden value" if path in SECRET_SETTINGS else repr(value)
+    raise ConfigError(f"Setting '{path}' must be {_describe(hint)}, not {shown}.")
 
 
 def _parse_env_scalar(path: str, hint: Any, raw: str) -> Any:
@@ -254,6 +267,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"Setting 'mail.backend' must be smtp or file, not {settings.mail.backend!r}."
         )
+    for name, value in dataclasses.asdict(settings.login).items():
+        least = 0 if name == "trusted_proxies" else 1
+        if value < least:
+            raise ConfigError(f"Setting 'login.{name}' must be at least {least}, not {value}.")
     if not settings.is_development and not settings.secret_key:
         raise ConfigError(
             "Setting 'secret_key' is required outside development: set KFLOW_SECRET_KEY."

@@ -6,9 +6,10 @@ Services take a Session and never commit; the request or job boundary owns the t
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,7 +60,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping (a round trip on every checkout): a connection that died with its server
+    # fails the request's first statement, which kflow.web.retry (and the scheduler's jobs, at
+    # their next run) repeat on a fresh connection.
     return create_engine(url, **kwargs)
 
 
@@ -81,7 +84,27 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("kflow_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        statement = f"BEGIN {mode}"
+        # Straight on the DBAPI connection (this runs for every transaction), its error raised
+        # as SQLAlchemy would raise it: "database is locked" is an OperationalError either way.
+        try:
+            conn.connection.dbapi_connection.execute(statement)
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error) from error
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the query planner's statistics (after migrating or loading data, and nightly).
+
+    PostgreSQL's autovacuum does this by itself as data changes; SQLite never does, and without
+    statistics it may read a list through the wrong index. ``analysis_limit`` keeps SQLite's
+    ANALYZE to a sample of each index, so it takes moments however large the database is.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -25,6 +25,7 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the code; no stat() per mail
     )
 
 
@@ -44,8 +45,12 @@ def case_url(settings: Settings, case_id: int) -> str:
 def message_id_for(key: str, settings: Settings) -> str:
     """A Message-ID derived from the idempotency key: the same mail always has the same id."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    domain = settings.mail.from_.rsplit("@", 1)[-1].strip(" >") or "kflow.local"
-    return f"<{digest}@{domain}>"
+    return f"<{digest}@{_domain(settings.mail.from_)}>"
+
+
+@functools.lru_cache(maxsize=8)
+def _domain(sender: str) -> str:
+    return sender.rsplit("@", 1)[-1].strip(" >") or "kflow.local"
 
 
 def build_message(

@@ -8,17 +8,20 @@ No job store table: the jobs are fixed, defined here, with fixed ids.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from kflow.calendar import STOCKHOLM
-from kflow.db import utcnow
+from kflow.db import analyze, utcnow
 from kflow.runtime import Runtime
 from kflow.services.outbox import relay
 from kflow.services.reminders import build_digests, sweep
+from kflow.transient import driver_error, is_transient
 
 log = logging.getLogger(__name__)
 _runtime: Runtime | None = None
@@ -29,19 +32,50 @@ def _rt() -> Runtime:
     return _runtime
 
 
+def _survives_outages(job: Callable[[], None]) -> Callable[[], None]:
+    """A job that meets a transient database error (PostgreSQL restarting, SQLite busy) logs
+    one line and ends; the next run starts afresh, on a new connection. Each job's work is
+    idempotent and committed in small transactions, so nothing is lost or done twice. Other
+    errors reach APScheduler, which logs them with their traceback; the scheduler runs on."""
+
+    @functools.wraps(job)
+    def run() -> None:
+        try:
+            job()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            orig = driver_error(exc) or exc
+            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            log.warning(
+                "%s: database unavailable (%s); trying at the next run", job.__name__, reason
+            )
+
+    return run
+
+
+@_survives_outages
 def sweep_job() -> None:
     result = sweep(_rt(), utcnow())
     log.info("Sweep: %s", result)
 
 
+@_survives_outages
 def digest_job() -> None:
     log.info("Digests: %s built", build_digests(_rt(), utcnow()))
 
 
+@_survives_outages
 def relay_job() -> None:
     result = relay(_rt())
     if result.sent or result.retried or result.failed:
         log.info("Relay: %s", result)
+
+
+@_survives_outages
+def statistics_job() -> None:
+    analyze(_rt().engine)
+    log.info("Planner statistics refreshed")
 
 
 def build(runtime: Runtime) -> BlockingScheduler:
@@ -70,6 +104,8 @@ def build(runtime: Runtime) -> BlockingScheduler:
     scheduler.add_job(
         relay_job, "interval", seconds=reminders.relay_seconds, id="relay", next_run_time=now
     )
+    # SQLite keeps no statistics by itself; refresh them nightly (and at start-up).
+    scheduler.add_job(statistics_job, "cron", hour=3, minute=30, id="statistics", next_run_time=now)
     return scheduler
 
 

@@ -30,5 +30,8 @@ def run(host: str, port: int, workers: int) -> None:
             "accesslog": "-",
             "timeout": 60,
             "graceful_timeout": 20,
+            # gunicorn's control socket lives at one path per OS user (~/.gunicorn), so two
+            # servers of one user would fight over it; kflow does not use it.
+            "control_socket_disable": True,
         }
     ).run()

@@ -152,7 +152,9 @@ class Api:
             kwargs["data"] = data
         response = self.client.open(path, method=method, **kwargs)
         assert response.mimetype == "application/json", (method, path, response.mimetype)
-        reply = Reply(response.status_code, response.get_json(), response.headers)
+        body = None if response.status_code == 204 else response.get_json()
+        assert response.status_code != 204 or not response.data, (method, path)
+        reply = Reply(response.status_code, body, response.headers)
         self.checker.check(method, path, reply.status, reply.json)
         if expect is not None:
             assert reply.status == expect, f"{method} {path} as {who}: {reply.status} {reply.json}"

@@ -150,7 +150,8 @@ def test_smtp_down_then_back_delivers_everything_once(runtime, world, session):
 
 def test_a_claim_left_by_a_dead_relay_is_taken_over_after_the_lease(runtime, world, session):
     handed_off(world, at("2026-03-02"))
-    stuck = outbox(session)[0]
+    stuck = session.get(OutboxMail, outbox(session)[0].id)
+    assert stuck is not None
     stuck.status, stuck.claimed_by, stuck.claimed_at = "sending", "dead-relay", utcnow()
     session.flush()
     with running_server() as server:

@@ -190,6 +190,9 @@ def test_every_operation_answers_as_documented(api, world):
     api.get("/api/v1/inbox", "local-lead")
     api.get("/api/v1/inbox", "vgr-lead")
     api.get("/api/v1/overview", "vgr-viewer")
+    made = api.post("/api/v1/tokens", "vgr-viewer", {"name": "skript"}, expect=201)
+    api.get("/api/v1/tokens", "vgr-viewer")
+    api.request("DELETE", f"/api/v1/tokens/{made['id']}", who="vgr-viewer", expect=204)
 
     succeeded = {(method, path) for method, path, status in api.checker.checked if status < 300}
     assert succeeded == documented_operations(openapi_document())

@@ -315,9 +315,11 @@ def test_publication_and_consultation_mail_the_regions(runtime, world, session):
     world.fire(ks, "submit_for_approval", "npo-lead", now=at("2026-04-02"))
     marker = count(session, OutboxMail)
     world.fire(ks, "publish", "npo-chair", params={"decision_ref": "NPO-2"}, now=at("2026-04-07"))
-    again = outbox(
-        session, OutboxMail.id > max(m.id for m in first), OutboxMail.subject.like("%Regional%")
-    )
+    again = [
+        m
+        for m in outbox(session, OutboxMail.id > max(m.id for m in first))
+        if "Regional" in m.subject
+    ]
     assert count(session, OutboxMail) > marker
     assert ra.id in [i for m in again for i in case_links(m.body_text)]
     assert {m.to_addr for m in again} >= {"vgr-coordinator@test.se", "vgr-lead@test.se"}

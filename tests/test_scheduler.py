@@ -42,16 +42,17 @@ def started_paused(scheduler):
     return thread
 
 
-def test_build_makes_three_fixed_jobs_and_does_not_start(scheduler_runtime):
+def test_build_makes_four_fixed_jobs_and_does_not_start(scheduler_runtime):
     scheduler = build(scheduler_runtime)
     assert not scheduler.running
     assert str(scheduler.timezone) == "Europe/Stockholm"
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"sweep", "digests", "relay"}
+    assert set(jobs) == {"sweep", "digests", "relay", "statistics"}
     assert {job.func_ref for job in jobs.values()} == {
         "kflow.scheduler:sweep_job",
         "kflow.scheduler:digest_job",
         "kflow.scheduler:relay_job",
+        "kflow.scheduler:statistics_job",
     }
     thread = started_paused(scheduler)
     try:

@@ -7,6 +7,7 @@ explicit ``now`` (Stockholm time) to every trigger.
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -71,9 +72,15 @@ def handed_off(world: World, now: dt.datetime, **hand_off: Any) -> tuple[Case, C
     return ra, world.implementation(ra, "vgr-psyk-1"), world.implementation(ra, "vgr-psyk-2")
 
 
-def outbox(session: Session, *where: Any) -> list[OutboxMail]:
+def outbox(session: Session, *where: Any) -> list[SimpleNamespace]:
+    """Queued mail as the relay will send it: every column, with the content rendered."""
     session.expire_all()
-    return list(session.scalars(select(OutboxMail).where(*where).order_by(OutboxMail.id)))
+    mails = []
+    for row in session.scalars(select(OutboxMail).where(*where).order_by(OutboxMail.id)):
+        mail = SimpleNamespace(**{c.key: getattr(row, c.key) for c in OutboxMail.__table__.c})
+        mail.subject, mail.body_text, mail.body_html = row.content()
+        mails.append(mail)
+    return mails
 
 
 def rungs(session: Session, case: Case) -> list[tuple[str, dt.date]]:

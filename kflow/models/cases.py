@@ -37,19 +37,25 @@ class Case(Base):
         CheckConstraint(
             "type = 'knowledge_support' OR knowledge_support_id IS NOT NULL", name="parent"
         ),
-        Index("ix_cases_type_state", "type", "state"),
+        Index("ix_cases_type_state", "type", "state", "due"),
         Index("ix_cases_due", "due"),
+        # Lists reach cases through the units a person works in, then by type and state (the
+        # inbox, visibility); with the due date in the index they count without reading rows.
+        Index("ix_cases_owner", "owner_id", "type", "state", "due"),
+        Index("ix_cases_region", "region_id", "type", "state", "due"),
+        # The overview counts implementations per knowledge support, region and state.
+        Index("ix_cases_knowledge_support", "knowledge_support_id", "type", "region_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(32))
     lock_version: Mapped[int] = mapped_column(default=1)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     # The region a regional or local case belongs to (its owner for regional cases).
-    region_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
-    knowledge_support_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    knowledge_support_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     # The case that created this one: the adaptation of a local implementation.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     due: Mapped[dt.date | None]
@@ -162,6 +168,16 @@ _t = Case.__table__
 _WHERE_RESPONSE = text("type = 'consultation_response'")
 _WHERE_ADAPTATION = text("type = 'regional_adaptation'")
 _WHERE_OPEN_LI = text(f"type = 'local_implementation' AND state NOT IN ({_LI_FINAL})")
+# Few cases have an assignee (a regional group working on an adaptation).
+Index(
+    "ix_cases_assignee",
+    _t.c.assignee_id,
+    _t.c.type,
+    _t.c.state,
+    _t.c.due,
+    sqlite_where=_t.c.assignee_id.is_not(None),
+    postgresql_where=_t.c.assignee_id.is_not(None),
+)
 Index(
     "ix_cases_next_reminder_on",
     _t.c.next_reminder_on,
@@ -196,3 +212,28 @@ Index(
     sqlite_where=_WHERE_OPEN_LI,
     postgresql_where=_WHERE_OPEN_LI,
 )
+
+
+class CaseRow:
+    """A case read for one trigger without the ORM: its columns as attributes.
+
+    What ``fire`` needs of a case is its columns; a trigger without effects then changes it
+    with one guarded UPDATE. Triggers with effects work on the ORM object (``fire_id`` loads it).
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:  # typing: any column; missing ones still raise
+        raise AttributeError(name)
+
+    @property
+    def state_label(self) -> str:
+        return str(MACHINES[self.type].state_label(self.state))
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in MACHINES[self.type].final
+
+    def __repr__(self) -> str:
+        return f"<CaseRow {self.type} {self.id} {self.state}>"

@@ -7,6 +7,7 @@ unique constraint, and a mail exists once per idempotency key. Schedulers only l
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,9 +62,14 @@ class OutboxMail(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     message_id: Mapped[str] = mapped_column(String(250))
     to_addr: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    # What to write: a template under kflow/templates/mail and its values, fixed when the mail
+    # is queued. The relay renders it when it sends and keeps what it sent in the three columns
+    # after (empty until then), so a template problem never holds up the click that queued it.
+    template: Mapped[str | None] = mapped_column(String(32))
+    context: Mapped[dict[str, Any] | None]
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -72,3 +78,13 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+    def content(self) -> tuple[str, str, str]:
+        """(subject, text, html): as sent, or rendered now from the template if not sent yet."""
+        if self.body_text is not None and self.body_html is not None and self.subject is not None:
+            return self.subject, self.body_text, self.body_html
+        from kflow.mail import render
+
+        assert self.template is not None, f"outbox row {self.id} has neither body nor template"
+        subject, text, html = render(self.template, **(self.context or {}))
+        return subject[:300], text, html

@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from kflow.models import SYSTEM_ACTOR, Case, Membership, UnitClosure, User
+from kflow.models import SYSTEM_ACTOR, Case, CaseRow, Membership, UnitClosure, User
 from kflow.states import MACHINES, TriggerSpec
 from kflow.states.base import CASE, REGION
 
@@ -98,6 +98,11 @@ class Authority:
         for unit_id, roles in found.items():
             self._reach[unit_id] = frozenset(roles)
 
+    def know_roles(self, reach: dict[int, set[str]]) -> None:
+        """Roles reaching units, read elsewhere (with the case, in ``load_for_fire``)."""
+        for unit_id, roles in reach.items():
+            self._reach[unit_id] = frozenset(roles)
+
     def roles_at(self, unit_id: int | None) -> frozenset[str]:
         if unit_id is None:
             return frozenset()
@@ -105,20 +110,22 @@ class Authority:
             self.prefetch([unit_id])
         return self._reach[unit_id]
 
-    def prefetch_cases(self, cases: Iterable[Case], ks_owner_ids: Iterable[int] = ()) -> None:
+    def prefetch_cases(
+        self, cases: Iterable[Case | CaseRow], ks_owner_ids: Iterable[int] = ()
+    ) -> None:
         units: set[int | None] = set(ks_owner_ids)
         for case in cases:
             units.update((case.owner_id, case.assignee_id, case.region_id))
         self.prefetch(units)
 
-    def case_roles(self, case: Case) -> frozenset[str]:
+    def case_roles(self, case: Case | CaseRow) -> frozenset[str]:
         """Roles reaching the case through its owner or assignee unit."""
         return self.roles_at(case.owner_id) | self.roles_at(case.assignee_id)
 
-    def grants(self, case: Case) -> dict[str, set[str]]:
+    def grants(self, case: Case | CaseRow) -> dict[str, set[str]]:
         return {CASE: set(self.case_roles(case)), REGION: set(self.roles_at(case.region_id))}
 
-    def role_for(self, case: Case, spec: TriggerSpec) -> str | None:
+    def role_for(self, case: Case | CaseRow, spec: TriggerSpec) -> str | None:
         """The role under which the actor may fire ``spec`` on ``case`` (None: not allowed)."""
         if self.actor.is_system:
             return None
@@ -143,11 +150,11 @@ class Authority:
                 )
         return self._above
 
-    def is_admin_for(self, case: Case) -> bool:
+    def is_admin_for(self, case: Case | CaseRow) -> bool:
         return ADMIN in (self.case_roles(case) | self.roles_at(case.region_id))
 
     def can_read(
-        self, case: Case, ks_owner_id: int | Callable[[], int | None] | None = None
+        self, case: Case | CaseRow, ks_owner_id: int | Callable[[], int | None] | None = None
     ) -> bool:
         """Knowledge supports are visible to every user; other cases to their own chain.
 
@@ -167,7 +174,7 @@ class Authority:
         owner = ks_owner_id() if callable(ks_owner_id) else ks_owner_id
         return bool(self.roles_at(owner))
 
-    def allowed_triggers(self, case: Case) -> list[str]:
+    def allowed_triggers(self, case: Case | CaseRow) -> list[str]:
         """Triggers the actor may fire on ``case`` now (state and role; guards not evaluated)."""
         machine = MACHINES[case.type]
         return [

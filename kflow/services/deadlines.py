@@ -80,4 +80,7 @@ def rung_dates(due: dt.date, settings: Settings) -> list[tuple[str, dt.date]]:
 
 def due_values(due: dt.date | None, settings: Settings) -> dict[str, dt.date | None]:
     """Column values for a new due date: the date and the day its first rung falls due."""
-    return {"due": due, "next_reminder_on": rung_dates(due, settings)[0][1] if due else None}
+    if due is None:
+        return {"due": None, "next_reminder_on": None}
+    first = add_business_days(due, -settings.reminders.upcoming_business_days_before)
+    return {"due": due, "next_reminder_on": first}

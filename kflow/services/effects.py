@@ -10,16 +10,31 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, insert, literal, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.orm import Session
 
 from kflow.calendar import default_consultation_deadline, local_date
 from kflow.config import Settings
+from kflow.db import UTCDateTime
 from kflow.errors import ValidationError
+from kflow.hotpath import ListValue, Prepared, in_list
 from kflow.models import (
     Case,
+    CaseRow,
     ConsultationResponse,
     KnowledgeSupport,
     RegionalAdaptation,
@@ -39,7 +54,7 @@ class Effect:
     """What an effect needs: the moved case, who moved it and the cleaned parameters."""
 
     session: Session
-    case: Case
+    case: Case | CaseRow
     from_state: str
     actor: Actor
     role: str | None
@@ -95,6 +110,7 @@ def prepare_start_revision(fx: Effect) -> None:
 def prepare_assign(fx: Effect) -> None:
     unit = fx.session.scalar(select(Unit).where(Unit.code == fx.params["unit"]))
     assert unit is not None  # validated by params
+    assert isinstance(fx.case, Case)
     fx.case.assignee_id = unit.id
 
 
@@ -133,7 +149,7 @@ def open_consultation(fx: Effect) -> None:
 
 def close_consultation(fx: Effect) -> None:
     ks = fx.case
-    assert isinstance(ks, KnowledgeSupport)
+    assert isinstance(ks, KnowledgeSupport | CaseRow) and ks.type == "knowledge_support"
     cascade(
         fx.session,
         "consultation_response",
@@ -186,6 +202,56 @@ def cancel_everything_below(fx: Effect) -> None:
         )
 
 
+_OPEN_LI = CASES.alias("open_li")
+_OPEN_LI_STATES = ListValue(sorted(MACHINES["local_implementation"].open_states))
+_UNIT = cast(Table, Unit.__table__)
+_LI_COLUMNS = [
+    "type",
+    "state",
+    "lock_version",
+    "owner_id",
+    "region_id",
+    "knowledge_support_id",
+    "parent_id",
+    "due",
+    "next_reminder_on",
+    "target_date",
+    "created_at",
+    "updated_at",
+]
+# Built once (a statement over an alias of the wide cases table is costly to construct): one
+# local implementation per named unit that has no open one from this adaptation already.
+_HAND_OFF = Prepared(
+    insert(CASES)
+    .from_select(
+        _LI_COLUMNS,
+        select(
+            literal("local_implementation"),
+            bindparam("state", type_=String),
+            literal(1),
+            _UNIT.c.id,
+            bindparam("region_id", type_=Integer),
+            bindparam("ks_id", type_=Integer),
+            bindparam("parent_id", type_=Integer),
+            bindparam("due", type_=Date),
+            bindparam("next_reminder_on", type_=Date),
+            bindparam("target_date", type_=Date),
+            bindparam("now", type_=UTCDateTime()),
+            bindparam("now", type_=UTCDateTime()),
+        ).where(
+            in_list(_UNIT.c.code, "units"),
+            ~exists().where(
+                _OPEN_LI.c.type == "local_implementation",
+                _OPEN_LI.c.parent_id == bindparam("parent_id", type_=Integer),
+                _OPEN_LI.c.owner_id == _UNIT.c.id,
+                in_list(_OPEN_LI.c.state, "open_states"),
+            ),
+        ),
+    )
+    .returning(CASES.c.id)
+)
+
+
 def hand_off(fx: Effect) -> None:
     """One local implementation per named unit; a unit already holding an open one is skipped."""
     adaptation = fx.case
@@ -193,46 +259,19 @@ def hand_off(fx: Effect) -> None:
     state = li_states.State.ASSIGNED.value
     target = dt.date.fromisoformat(fx.params["due"]) if "due" in fx.params else None
     due = due_for("local_implementation", state, fx.today, fx.settings, target_date=target)
-    open_li = aliased(Case)
-    source = select(
-        literal("local_implementation"),
-        literal(state),
-        literal(1),
-        Unit.id,
-        literal(adaptation.region_id),
-        literal(adaptation.knowledge_support_id),
-        literal(adaptation.id),
-        literal(due),
-        literal(due_values(due, fx.settings)["next_reminder_on"]),
-        literal(target),
-        literal(fx.now, Case.created_at.type),
-        literal(fx.now, Case.created_at.type),
-    ).where(
-        Unit.code.in_(fx.params["units"]),
-        ~exists().where(
-            and_(
-                open_li.type == "local_implementation",
-                open_li.parent_id == adaptation.id,
-                open_li.owner_id == Unit.id,
-                open_li.state.in_(MACHINES["local_implementation"].open_states),
-            )
-        ),
-    )
-    columns = [
-        "type",
-        "state",
-        "lock_version",
-        "owner_id",
-        "region_id",
-        "knowledge_support_id",
-        "parent_id",
-        "due",
-        "next_reminder_on",
-        "target_date",
-        "created_at",
-        "updated_at",
-    ]
-    ids = list(session.scalars(insert(CASES).from_select(columns, source).returning(CASES.c.id)))
+    values = {
+        "state": state,
+        "region_id": adaptation.region_id,
+        "ks_id": adaptation.knowledge_support_id,
+        "parent_id": adaptation.id,
+        "due": due,
+        "next_reminder_on": due_values(due, fx.settings)["next_reminder_on"],
+        "target_date": target,
+        "now": fx.now,
+        "units": ListValue(fx.params["units"]),
+        "open_states": _OPEN_LI_STATES,
+    }
+    ids = [case_id for (case_id,) in _HAND_OFF.execute(session, values).fetchall()]
     requested = len(fx.params["units"])
     fx.outcome["created"] = len(ids)
     fx.outcome["skipped"] = requested - len(ids)
@@ -291,7 +330,7 @@ def _insert_for_regions(
 
 
 # Guards: database conditions a trigger needs beyond its source state.
-def implementations_done(session: Session, case: Case) -> None:
+def implementations_done(session: Session, case: Case | CaseRow) -> None:
     done = (*li_states.DONE, li_states.State.CANCELLED)
     pending = session.scalar(
         select(func.count())
@@ -309,14 +348,14 @@ def implementations_done(session: Session, case: Case) -> None:
         )
 
 
-def never_published(session: Session, case: Case) -> None:
-    if isinstance(case, KnowledgeSupport) and case.published_version is not None:
+def never_published(session: Session, case: Case | CaseRow) -> None:
+    if getattr(case, "published_version", None) is not None:
         raise ValidationError(
             "Ett kunskapsstöd som har publicerats kan inte avbrytas; avpublicera det i stället."
         )
 
 
-GUARDS: dict[str, Callable[[Session, Case], None]] = {
+GUARDS: dict[str, Callable[[Session, Case | CaseRow], None]] = {
     "implementations_done": implementations_done,
     "never_published": never_published,
 }

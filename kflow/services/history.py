@@ -6,21 +6,76 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Integer, String, Table, insert, literal, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from kflow.db import UTCDateTime
-from kflow.models import CREATE_TRIGGER, Case, CaseEvent
+from kflow.hotpath import JsonValue, Prepared
+from kflow.models import CREATE_TRIGGER, Case, CaseEvent, CaseRow
 from kflow.services.authority import Actor
 from kflow.states import MACHINES
 
 EVENTS = cast(Table, CaseEvent.__table__)
 CASES = cast(Table, Case.__table__)
+EVENT_COLUMNS = (
+    "case_id",
+    "trigger",
+    "from_state",
+    "to_state",
+    "actor_id",
+    "actor",
+    "role",
+    "override",
+    "at",
+    "comment",
+    "params",
+)
+RECORD = Prepared(EVENTS.insert().values({name: bindparam(name) for name in EVENT_COLUMNS}))
+
+
+def event_values(
+    case_id: int,
+    trigger: str,
+    from_state: str | None,
+    to_state: str,
+    actor: Actor,
+    role: str | None,
+    at: dt.datetime,
+    *,
+    comment: str | None = None,
+    params: dict[str, Any] | None = None,
+    override: bool = False,
+) -> dict[str, Any]:
+    """One history row's values, for ``record`` or a statement that writes it with the move."""
+    return {
+        "case_id": case_id,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor_id": actor.user_id,
+        "actor": actor.label,
+        "role": role,
+        "override": override,
+        "at": at,
+        "comment": comment,
+        "params": JsonValue(params or None),
+    }
 
 
 def record(
     session: Session,
-    case: Case,
+    case: Case | CaseRow,
     trigger: str,
     from_state: str | None,
     actor: Actor,
@@ -31,22 +86,21 @@ def record(
     params: dict[str, Any] | None = None,
     override: bool = False,
 ) -> None:
-    """Append one history row (a single INSERT; the row is never loaded as an object)."""
-    session.execute(
-        EVENTS.insert(),
-        {
-            "case_id": case.id,
-            "trigger": trigger,
-            "from_state": from_state,
-            "to_state": case.state,
-            "actor_id": actor.user_id,
-            "actor": actor.label,
-            "role": role,
-            "override": override,
-            "at": at,
-            "comment": comment,
-            "params": params or None,
-        },
+    """Append one history row (a single prepared INSERT; the row is never loaded)."""
+    RECORD.execute(
+        session,
+        event_values(
+            case.id,
+            trigger,
+            from_state,
+            case.state,
+            actor,
+            role,
+            at,
+            comment=comment,
+            params=params,
+            override=override,
+        ),
     )
 
 
@@ -59,25 +113,11 @@ def record_created(
     at: dt.datetime,
     params: dict[str, Any] | None,
 ) -> None:
-    """One 'create' row for each case a fan-out just inserted (a single multi-row INSERT)."""
-    if not case_ids:
-        return
-    session.execute(
-        insert(CaseEvent),
+    """One 'create' row for each case a fan-out just inserted (one executemany)."""
+    RECORD.executemany(
+        session,
         [
-            {
-                "case_id": case_id,
-                "trigger": CREATE_TRIGGER,
-                "from_state": None,
-                "to_state": state,
-                "actor_id": actor.user_id,
-                "actor": actor.label,
-                "role": role,
-                "override": False,
-                "at": at,
-                "comment": None,
-                "params": params,
-            }
+            event_values(case_id, CREATE_TRIGGER, None, state, actor, role, at, params=params)
             for case_id in case_ids
         ],
     )

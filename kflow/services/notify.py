@@ -8,16 +8,19 @@ state. One tier up is the region for a local case and the owner NPO for a region
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.orm import Session
 
 from kflow.config import Settings
+from kflow.hotpath import ListValue, Prepared, in_list, sqlite_date
 from kflow.mail import case_url
-from kflow.models import Case, Membership, Unit, UnitClosure, User
+from kflow.models import Case, CaseRow, Unit, User
+from kflow.services.authority import CLOSURE, MEMBERSHIPS
 from kflow.services.history import CASES
 from kflow.services.outbox import Mail, enqueue
 from kflow.states import MACHINES
@@ -59,31 +62,56 @@ class CaseFacts:
         return None
 
 
+UNITS = cast(Table, Unit.__table__)
+USERS = cast(Table, User.__table__)
+_KS = CASES.alias("ks_case")
+_OWNER = UNITS.alias("owner_unit")
+# Built once: constructing a select over aliases of the wide cases table costs more than running it.
+_FACTS = Prepared(
+    select(
+        CASES.c.id,
+        CASES.c.type,
+        CASES.c.state,
+        CASES.c.owner_id,
+        CASES.c.assignee_id,
+        CASES.c.region_id,
+        _KS.c.owner_id,
+        _KS.c.title,
+        CASES.c.title,
+        _OWNER.c.name,
+        CASES.c.due,
+    )
+    .join(_OWNER, _OWNER.c.id == CASES.c.owner_id)
+    .outerjoin(_KS, _KS.c.id == CASES.c.knowledge_support_id)
+    .where(in_list(CASES.c.id, "ids"))
+)
+_REACH = Prepared(
+    select(CLOSURE.c.descendant_id, MEMBERSHIPS.c.user_id, MEMBERSHIPS.c.role)
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.unit_id == CLOSURE.c.ancestor_id)
+    .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
+    .where(
+        in_list(CLOSURE.c.descendant_id, "units"),
+        in_list(MEMBERSHIPS.c.role, "roles"),
+        USERS.c.is_active,
+    )
+)
+_HOLDERS = Prepared(
+    select(MEMBERSHIPS.c.unit_id, MEMBERSHIPS.c.user_id)
+    .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
+    .where(
+        in_list(MEMBERSHIPS.c.unit_id, "units"),
+        MEMBERSHIPS.c.role == bindparam("role"),
+        USERS.c.is_active,
+    )
+)
+_USERS = Prepared(select(USERS.c.id, USERS.c.email, USERS.c.name).where(in_list(USERS.c.id, "ids")))
+
+
 def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts]:
     ids = list(case_ids)
     if not ids:
         return {}
-    c = CASES
-    ks = CASES.alias("ks_case")
-    owner = aliased(Unit, name="owner_unit")
-    rows = session.execute(
-        select(
-            c.c.id,
-            c.c.type,
-            c.c.state,
-            c.c.owner_id,
-            c.c.assignee_id,
-            c.c.region_id,
-            ks.c.owner_id,
-            ks.c.title,
-            c.c.title,
-            owner.name,
-            c.c.due,
-        )
-        .join(owner, owner.id == c.c.owner_id)
-        .outerjoin(ks, ks.c.id == c.c.knowledge_support_id)
-        .where(c.c.id.in_(ids))
-    )
+    rows = _FACTS.execute(session, {"ids": ListValue(ids)}).fetchall()
     facts = {}
     for cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due in rows:
         facts[cid] = CaseFacts(
@@ -96,12 +124,13 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
             ks_owner if ctype != "knowledge_support" else owner_id,
             ks_title or title or "",
             unit,
-            due,
+            sqlite_date(due),
         )
     return facts
 
 
-def _acting_roles(case_type: str, state: str, region_owned: bool) -> set[str]:
+@functools.cache
+def _acting_roles(case_type: str, state: str, region_owned: bool) -> frozenset[str]:
     """Roles that, held over the case's own unit, let someone fire a manual trigger now.
 
     A region-scoped grant counts when the region is the case's own unit (a consultation
@@ -113,24 +142,22 @@ def _acting_roles(case_type: str, state: str, region_owned: bool) -> set[str]:
         for grant in machine.triggers[name].grants:
             if grant.scope == CASE or (region_owned and grant.scope == REGION):
                 roles.add(grant.role)
-    return roles
+    return frozenset(roles)
 
 
 def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
     """case id -> ids of the active users who can act on it now (one query for all cases)."""
     units = {u for f in facts for u in (f.owner_id, f.assignee_id) if u is not None}
+    acting = {f.id: _acting_roles(f.type, f.state, f.owner_id == f.region_id) for f in facts}
+    roles = set().union(*acting.values()) if acting else set()
     reach: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    if units:
-        for unit_id, user_id, role in session.execute(
-            select(UnitClosure.descendant_id, Membership.user_id, Membership.role)
-            .join(Membership, Membership.unit_id == UnitClosure.ancestor_id)
-            .join(User, User.id == Membership.user_id)
-            .where(UnitClosure.descendant_id.in_(units), User.is_active.is_(True))
-        ):
+    if units and roles:
+        values = {"units": ListValue(sorted(units)), "roles": ListValue(sorted(roles))}
+        for unit_id, user_id, role in _REACH.execute(session, values).fetchall():
             reach[unit_id].append((user_id, role))
     result: dict[int, set[int]] = {}
     for f in facts:
-        wanted = _acting_roles(f.type, f.state, f.owner_id == f.region_id)
+        wanted = acting[f.id]
         people: set[int] = set()
         for place in (f.owner_id, f.assignee_id):
             if place is not None:
@@ -144,20 +171,26 @@ def holders(session: Session, unit_ids: Iterable[int], role: str) -> dict[int, s
     ids = {u for u in unit_ids if u is not None}
     found: dict[int, set[int]] = defaultdict(set)
     if ids:
-        for unit_id, user_id in session.execute(
-            select(Membership.unit_id, Membership.user_id)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.unit_id.in_(ids), Membership.role == role, User.is_active.is_(True))
-        ):
+        values = {"units": ListValue(sorted(ids)), "role": role}
+        for unit_id, user_id in _HOLDERS.execute(session, values).fetchall():
             found[unit_id].add(user_id)
     return found
 
 
-def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, User]:
-    wanted = set(ids)
+class Person(NamedTuple):
+    """Whom a mail goes to."""
+
+    id: int
+    email: str
+    name: str
+
+
+def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, Person]:
+    wanted = sorted(set(ids))
     if not wanted:
         return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+    rows = _USERS.execute(session, {"ids": ListValue(wanted)}).fetchall()
+    return {row[0]: Person(*row) for row in rows}
 
 
 def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause_key: str) -> int:
@@ -197,7 +230,12 @@ def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause
 
 
 def deviation(
-    session: Session, settings: Settings, case: Case, actor_label: str, comment: str, cause_key: str
+    session: Session,
+    settings: Settings,
+    case: Case | CaseRow,
+    actor_label: str,
+    comment: str,
+    cause_key: str,
 ) -> int:
     """Tell the region's process leads that a local unit reported a deviation."""
     facts = load_facts(session, [case.id])[case.id]

@@ -24,7 +24,13 @@ from kflow.models import (
 )
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No spaces, control characters or the specials of RFC 5322 (<, >, comma, quotes, ...): an
+# address is written into mail headers as it is, so it must be a plain addr-spec.
+_ADDR = r"[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\]+"
+EMAIL_RE = re.compile(rf"^{_ADDR}@{_ADDR}\.{_ADDR}$")
+# The lengths of the columns (users.email, users.name, units.name).
+MAX_EMAIL = 320
+MAX_NAME = 200
 TOKEN_PREFIX = "kf_"  # noqa: S105 (a visible prefix, not a secret)
 
 # Which kinds of unit may sit under which (None: top level, under the root).
@@ -60,6 +66,8 @@ def create_unit(
         raise ValidationError(f"Okänd enhetstyp '{kind}'.")
     if not (name or "").strip():
         raise ValidationError("Enheten måste ha ett namn.")
+    if len(name.strip()) > MAX_NAME:
+        raise ValidationError(f"Enhetens namn får vara högst {MAX_NAME} tecken.")
     parent_kind = parent.kind if parent else None
     if parent_kind not in ALLOWED_PARENTS[kind]:
         raise ValidationError(
@@ -134,10 +142,14 @@ def user_by_email(session: Session, email: str) -> User:
 
 def create_user(session: Session, email: str, name: str, password: str | None = None) -> User:
     email = (email or "").strip().lower()
+    if len(email) > MAX_EMAIL:
+        raise ValidationError(f"E-postadressen får vara högst {MAX_EMAIL} tecken.")
     if not EMAIL_RE.match(email):
         raise ValidationError(f"'{email}' är ingen giltig e-postadress.")
     if not (name or "").strip():
         raise ValidationError("Användaren måste ha ett namn.")
+    if len(name.strip()) > MAX_NAME:
+        raise ValidationError(f"Namnet får vara högst {MAX_NAME} tecken.")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationError(f"Det finns redan en användare med e-postadressen '{email}'.")
     if password is not None and len(password) < 8:

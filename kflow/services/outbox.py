@@ -14,21 +14,45 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kflow.config import Settings
 from kflow.db import utcnow
-from kflow.mail import Transport, build_message, message_id_for, render, transport_for
+from kflow.hotpath import JsonValue, Prepared
+from kflow.mail import Transport, build_message, message_id_for, transport_for
 from kflow.models import OutboxMail
 from kflow.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=5)
 MAX_ERROR = 2_000
+
+
+OUTBOX = cast(Table, OutboxMail.__table__)
+_COLUMNS = (
+    "idempotency_key",
+    "message_id",
+    "to_addr",
+    "template",
+    "context",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+# A key that exists already is skipped (the mail was queued before): exactly once.
+_ENQUEUE = Prepared(
+    {
+        name: dialect_insert(OUTBOX)
+        .values({column: bindparam(column) for column in _COLUMNS})
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,33 +68,22 @@ def enqueue(session: Session, settings: Settings, mails: Sequence[Mail]) -> int:
     if not mails:
         return 0
     now = utcnow()
-    rows = []
-    for mail in mails:
-        subject, text, html = render(mail.template, **mail.context)
-        rows.append(
-            {
-                "idempotency_key": mail.key,
-                "message_id": message_id_for(mail.key, settings),
-                "to_addr": mail.to_addr,
-                "subject": subject[:300],
-                "body_text": text,
-                "body_html": html,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # RETURNING counts what was really inserted (rowcount is unreliable for multi-row inserts).
-    stmt = (
-        insert(OutboxMail)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxMail.id)
-    )
-    return len(session.scalars(stmt).all())
+    rows = [
+        {
+            "idempotency_key": mail.key,
+            "message_id": message_id_for(mail.key, settings),
+            "to_addr": mail.to_addr,
+            "template": mail.template,
+            "context": JsonValue(mail.context),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for mail in mails
+    ]
+    # The rows changed: keys that existed already are not counted.
+    return _ENQUEUE.executemany(session, rows)
 
 
 @dataclasses.dataclass
@@ -126,31 +139,45 @@ def _deliver(
     runtime: Runtime, transport: Transport, mail_id: int, worker: str, result: RelayResult
 ) -> None:
     settings = runtime.settings
+    error: str | None = None
+    content: tuple[str, str, str] | None = None
     with runtime.transaction(write=False) as session:
         row = session.get(OutboxMail, mail_id)
         assert row is not None
+        attempts = row.attempts + 1
+        to_addr, message_id = row.to_addr, row.message_id
+        try:
+            content = row.content()
+        except Exception as exc:  # a template that fails to render: this mail fails, no other
+            log.exception("Mail %s could not be rendered", mail_id)
+            error = f"render: {type(exc).__name__}: {exc}"[:MAX_ERROR]
+    if content is not None:
+        subject, text, html = content
         message = build_message(
             settings=settings,
-            to_addr=row.to_addr,
-            subject=row.subject,
-            text=row.body_text,
-            html=row.body_html,
-            message_id=row.message_id,
+            to_addr=to_addr,
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=message_id,
         )
-        attempts = row.attempts + 1
-    error: str | None = None
-    try:
-        transport.send(message)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        try:
+            transport.send(message)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
     with runtime.transaction() as session:
         mine = (OutboxMail.id == mail_id) & (OutboxMail.claimed_by == worker)
         if error is None:
+            assert content is not None
             values: dict[str, Any] = {
                 "status": "sent",
                 "sent_at": utcnow(),
                 "attempts": attempts,
                 "last_error": None,
+                # What was sent, kept with the row.
+                "subject": content[0],
+                "body_text": content[1],
+                "body_html": content[2],
             }
             result.sent += 1
         elif attempts >= settings.mail.max_attempts:

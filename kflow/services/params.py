@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from kflow.errors import ValidationError
-from kflow.models import Case, Unit, UnitClosure, UnitKind
+from kflow.hotpath import ListValue, Prepared, in_list
+from kflow.models import Case, CaseRow, Unit, UnitClosure, UnitKind
 from kflow.states import TriggerSpec
 from kflow.states.base import Param
 
@@ -30,7 +31,7 @@ def clean_comment(spec: TriggerSpec, comment: Any) -> str | None:
 
 
 def clean_params(
-    session: Session, spec: TriggerSpec, case: Case, params: Any, today: dt.date
+    session: Session, spec: TriggerSpec, case: Case | CaseRow, params: Any, today: dt.date
 ) -> dict[str, Any]:
     """Return the parameters as stored in the history: codes and ISO dates, nothing unknown."""
     if params is None:
@@ -55,7 +56,9 @@ def clean_params(
     return cleaned
 
 
-def _clean_one(session: Session, param: Param, case: Case, value: Any, today: dt.date) -> Any:
+def _clean_one(
+    session: Session, param: Param, case: Case | CaseRow, value: Any, today: dt.date
+) -> Any:
     name = param.name
     if param.kind == "text":
         if not isinstance(value, str) or len(value.strip()) > MAX_TEXT:
@@ -94,21 +97,25 @@ def _clean_one(session: Session, param: Param, case: Case, value: Any, today: dt
     raise AssertionError(f"unknown parameter kind {param.kind}")
 
 
+_UNITS = cast(Table, Unit.__table__)
+_CLOSURE = cast(Table, UnitClosure.__table__)
+_UNITS_BELOW = Prepared(
+    select(_UNITS.c.code)
+    .join(_CLOSURE, _CLOSURE.c.descendant_id == _UNITS.c.id)
+    .where(
+        in_list(_UNITS.c.code, "codes"),
+        in_list(_UNITS.c.kind, "kinds"),
+        _CLOSURE.c.ancestor_id == bindparam("region"),
+    )
+)
+
+
 def _units_below(
     session: Session, codes: list[str], region_id: int | None, kinds: set[str], name: str
 ) -> None:
     """Check that every code names a unit of ``kinds`` below the case's region."""
-    found = set(
-        session.scalars(
-            select(Unit.code)
-            .join(UnitClosure, UnitClosure.descendant_id == Unit.id)
-            .where(
-                Unit.code.in_(codes),
-                Unit.kind.in_(kinds),
-                UnitClosure.ancestor_id == region_id,
-            )
-        )
-    )
+    values = {"codes": ListValue(codes), "kinds": ListValue(sorted(kinds)), "region": region_id}
+    found = {code for (code,) in _UNITS_BELOW.execute(session, values).fetchall()}
     missing = [code for code in codes if code not in found]
     if missing:
         kind_text = "regional grupp" if UnitKind.REGIONAL_GROUP in kinds else "lokal enhet"

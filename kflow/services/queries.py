@@ -11,17 +11,20 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 
 from kflow.errors import ValidationError
-from kflow.models import Case, CaseEvent, KnowledgeSupport, Unit, UnitClosure, UnitKind
+from kflow.models import Case, CaseRow, KnowledgeSupport, Unit, UnitClosure, UnitKind
 from kflow.services.authority import REGION_WIDE, Authority
+from kflow.services.history import CASES, EVENTS
 from kflow.states import MACHINES
 from kflow.states.base import CASE, REGION
+from kflow.states.knowledge_support import KINDS
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1  # the largest offset every database takes
 KS = aliased(Case, name="ks")
 
 
@@ -41,6 +44,8 @@ def page_args(limit: Any, offset: Any) -> tuple[int, int]:
         raise ValidationError(f"limit måste vara mellan 1 och {MAX_LIMIT}.")
     if off < 0:
         raise ValidationError("offset får inte vara negativt.")
+    if off > MAX_OFFSET:
+        raise ValidationError(f"offset får vara högst {MAX_OFFSET}.")
     return lim, off
 
 
@@ -66,6 +71,12 @@ def visible(authority: Authority) -> ColumnElement[bool]:
         Case.region_id.in_(reach),
         ks_owner.in_(reach),
     )
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValidationError(f"kind måste vara en av: {', '.join(KINDS)}.")
+    return kind
 
 
 def _unit_id(session: Session, code: str, name: str) -> int:
@@ -109,7 +120,7 @@ def list_cases(
     if owner:
         conditions.append(Case.owner_id == _unit_id(session, owner, "owner"))
     if kind:
-        conditions.append(KnowledgeSupport.kind == kind)
+        conditions.append(KnowledgeSupport.kind == _kind(kind))
     where = and_(*conditions)
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     items = session.scalars(
@@ -118,12 +129,16 @@ def list_cases(
     return Page(items, total)
 
 
-def _act_condition(authority: Authority) -> ColumnElement[bool]:
-    """Cases in a state where some role the actor holds (at the right place) may fire a trigger."""
+def _act_selects(authority: Authority) -> list[Select[Any]]:
+    """(id, due) of the cases the actor can act on now, as one SELECT per (case type, role,
+    place): each reads one index (owner, assignee or region, then type, state and due) and no
+    table rows, so the inbox costs what the actor's own cases cost, not what the database holds.
+    """
     by_role: dict[str, set[int]] = defaultdict(set)
     for unit_id, role in authority.memberships:
         by_role[role].add(unit_id)
-    clauses: list[ColumnElement[bool]] = []
+    c = CASES.c
+    selects: list[Select[Any]] = []
     for case_type, machine in MACHINES.items():
         # (role, scope) -> states where that grant allows some manual trigger
         states: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -133,38 +148,109 @@ def _act_condition(authority: Authority) -> ColumnElement[bool]:
                     states[(grant.role, grant.scope)] |= spec.sources
         for (role, scope), state_set in states.items():
             reach = _below(by_role[role])
-            if scope == CASE:
-                place = or_(Case.owner_id.in_(reach), Case.assignee_id.in_(reach))
-            else:
-                assert scope == REGION
-                place = Case.region_id.in_(reach)
-            clauses.append(and_(Case.type == case_type, Case.state.in_(sorted(state_set)), place))
-    return or_(*clauses) if clauses else false()
+            places = [c.owner_id, c.assignee_id] if scope == CASE else [c.region_id]
+            assert scope in (CASE, REGION)
+            for place in places:
+                selects.append(
+                    select(c.id, c.due).where(
+                        place.in_(reach), c.type == case_type, c.state.in_(sorted(state_set))
+                    )
+                )
+    return selects
 
 
 def inbox(session: Session, authority: Authority, *, limit: Any = None, offset: Any = None) -> Page:
     """Cases the actor can act on now, earliest due first (undated last)."""
     lim, off = page_args(limit, offset)
-    where = _act_condition(authority)
-    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
-    items = session.scalars(
-        select(Case)
-        .where(where)
-        .order_by(Case.due.is_(None), Case.due, Case.id)
+    selects = _act_selects(authority)
+    if not selects:
+        return Page([], 0)
+    # UNION, not OR: each part reads its own index, and a case two roles reach counts once.
+    matches = union(*selects).subquery("inbox")
+    order = (matches.c.due.is_(None), matches.c.due, matches.c.id)
+    return _case_page(session, matches, order, lim, off)
+
+
+def _case_page(session: Session, matches: Any, order: Sequence[Any], lim: int, off: int) -> Page:
+    """One page of the cases ``matches`` (id, due) holds, with their total, in one pass over
+    them (the total as a window over the matches), then the page's cases by id."""
+    connection = session.connection()
+    rows = connection.execute(
+        select(matches.c.id, func.count().over())
+        .select_from(matches)
+        .order_by(*order)
         .limit(lim)
         .offset(off)
     ).all()
-    return Page(items, total)
+    if rows:
+        total = rows[0][1]
+    else:  # past the last page: count them without a page
+        total = connection.execute(select(func.count()).select_from(matches)).scalar() or 0
+    ids = [row[0] for row in rows]
+    found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    return Page([found[i] for i in ids], total)
+
+
+def _visible_selects(authority: Authority, condition: ColumnElement[bool]) -> list[Select[Any]]:
+    """(id, due) of the cases the actor may read that meet ``condition``, one SELECT per way of
+    seeing a case (see ``visible``), each on its own index."""
+    c = CASES.c
+    if authority.actor.is_system:
+        return [select(c.id, c.due).where(condition)]
+    parts: list[ColumnElement[bool]] = [c.type == "knowledge_support"]
+    units = authority.member_unit_ids
+    if units:
+        reach = _below(units)
+        above = select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id.in_(units))
+        their_supports = select(c.id).where(
+            c.type == "knowledge_support", c.owner_id.in_(_below(units))
+        )
+        parts += [
+            and_(c.region_id.in_(above), c.type.in_(REGION_WIDE)),
+            c.owner_id.in_(reach),
+            c.assignee_id.in_(reach),
+            c.region_id.in_(reach),
+            c.knowledge_support_id.in_(their_supports),
+        ]
+    return [select(c.id, c.due).where(part, condition) for part in parts]
+
+
+def overdue(
+    session: Session,
+    authority: Authority,
+    today: Any,
+    *,
+    limit: Any = None,
+    offset: Any = None,
+) -> Page:
+    """Open cases the actor may read whose due date has passed, the most overdue first."""
+    lim, off = page_args(limit, offset)
+    matches = union(*_visible_selects(authority, CASES.c.due < today)).subquery("overdue")
+    return _case_page(session, matches, (matches.c.due, matches.c.id), lim, off)
 
 
 def history(session: Session, case: Case, *, limit: Any = None, offset: Any = None) -> Page:
+    """A case's history rows, oldest first (rows with the columns as attributes, not objects:
+    history is read in bulk and never changed)."""
     lim, off = page_args(limit, offset)
-    where = CaseEvent.case_id == case.id
-    total = session.scalar(select(func.count()).select_from(CaseEvent).where(where)) or 0
-    items = session.scalars(
-        select(CaseEvent).where(where).order_by(CaseEvent.id).limit(lim).offset(off)
+    where = EVENTS.c.case_id == case.id
+    return _event_page(session, where, lim, off)
+
+
+def _event_page(session: Session, where: ColumnElement[bool], lim: int, off: int) -> Page:
+    """A page of history rows and their total, in one statement (the total as a window)."""
+    connection = session.connection()
+    rows = connection.execute(
+        select(EVENTS, func.count().over().label("kflow_total"))
+        .where(where)
+        .order_by(EVENTS.c.id)
+        .limit(lim)
+        .offset(off)
     ).all()
-    return Page(items, total)
+    if not rows:  # past the last page
+        total = connection.execute(select(func.count()).select_from(EVENTS).where(where)).scalar()
+        return Page([], total or 0)
+    return Page(rows, rows[0].kflow_total)
 
 
 def chain_history(
@@ -180,12 +266,8 @@ def chain_history(
     read. One indexed query for the page and one for the total."""
     lim, off = page_args(limit, offset)
     readable = select(Case.id).where(Case.knowledge_support_id == ks.id, visible(authority))
-    where = or_(CaseEvent.case_id == ks.id, CaseEvent.case_id.in_(readable))
-    total = session.scalar(select(func.count()).select_from(CaseEvent).where(where)) or 0
-    items = session.scalars(
-        select(CaseEvent).where(where).order_by(CaseEvent.id).limit(lim).offset(off)
-    ).all()
-    return Page(items, total)
+    where = or_(EVENTS.c.case_id == ks.id, EVENTS.c.case_id.in_(readable))
+    return _event_page(session, where, lim, off)
 
 
 def regions(session: Session) -> list[Unit]:
@@ -197,8 +279,8 @@ def regions(session: Session) -> list[Unit]:
 @dataclasses.dataclass
 class OverviewRow:
     knowledge_support: KnowledgeSupport
-    # region id -> adaptation (or None)
-    adaptations: dict[int, Case]
+    # region id -> adaptation (or None); plain rows, a page holds a thousand of them
+    adaptations: dict[int, CaseRow]
     # region id -> {state: count}
     implementations: dict[int, dict[str, int]]
 
@@ -222,7 +304,7 @@ def overview(
     if owner:
         conditions.append(Case.owner_id == _unit_id(session, owner, "owner"))
     if kind:
-        conditions.append(KnowledgeSupport.kind == kind)
+        conditions.append(KnowledgeSupport.kind == _kind(kind))
     if state:
         if state not in MACHINES["knowledge_support"].state_names:
             raise ValidationError("state är inget läge för kunskapsstöd.")
@@ -235,18 +317,32 @@ def overview(
     ids = [ks.id for ks in supports]
     rows = {ks.id: OverviewRow(ks, {}, defaultdict(dict)) for ks in supports}
     if ids:
-        for adaptation in session.scalars(
-            select(Case).where(
-                Case.type == "regional_adaptation", Case.knowledge_support_id.in_(ids)
-            )
-        ):
-            assert adaptation.knowledge_support_id is not None
-            assert adaptation.region_id is not None
+        c = CASES.c
+        found = session.connection().execute(
+            select(
+                c.id,
+                c.type,
+                c.state,
+                c.lock_version,
+                c.owner_id,
+                c.assignee_id,
+                c.region_id,
+                c.knowledge_support_id,
+                c.due,
+            ).where(c.type == "regional_adaptation", c.knowledge_support_id.in_(ids))
+        )
+        names = list(found.keys())
+        for values in found.all():
+            adaptation = CaseRow(dict(zip(names, values, strict=True)))
             rows[adaptation.knowledge_support_id].adaptations[adaptation.region_id] = adaptation
-        counts = session.execute(
-            select(Case.knowledge_support_id, Case.region_id, Case.state, func.count())
-            .where(Case.type == "local_implementation", Case.knowledge_support_id.in_(ids))
-            .group_by(Case.knowledge_support_id, Case.region_id, Case.state)
+        counts = (
+            session.connection()
+            .execute(
+                select(c.knowledge_support_id, c.region_id, c.state, func.count())
+                .where(c.type == "local_implementation", c.knowledge_support_id.in_(ids))
+                .group_by(c.knowledge_support_id, c.region_id, c.state)
+            )
+            .all()
         )
         for ks_id, region_id, li_state, count in counts:
             assert ks_id is not None and region_id is not None

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,11 +57,11 @@ def sweep(runtime: Runtime, now: dt.datetime) -> SweepResult:
     """Fire due automatic triggers, then every reminder rung that has come."""
     result = SweepResult()
     close_consultations(runtime, now, result)
-    last_id = 0
+    after: tuple[dt.date, int] | None = None
     while True:
         with runtime.transaction() as session:
-            last_id = _sweep_batch(session, runtime, now, result, last_id)
-        if last_id == 0:
+            after = _sweep_batch(session, runtime, now, result, after)
+        if after is None:
             break
     return result
 
@@ -130,21 +130,30 @@ def _insert_reminder(
 
 
 def _sweep_batch(
-    session: Session, runtime: Runtime, now: dt.datetime, result: SweepResult, after_id: int
-) -> int:
-    """Handle one batch of cases after ``after_id``; return the last id handled (0: done)."""
+    session: Session,
+    runtime: Runtime,
+    now: dt.datetime,
+    result: SweepResult,
+    after: tuple[dt.date, int] | None,
+) -> tuple[dt.date, int] | None:
+    """Handle one batch of the cases whose next rung has come, in the order of the partial
+    index on next_reminder_on (so a sweep reads only those, however many cases there are);
+    return where the batch ended (None: done)."""
     today = local_date(now)
+    due_now = Case.next_reminder_on <= today
+    if after is not None:
+        due_now = and_(due_now, tuple_(Case.next_reminder_on, Case.id) > tuple_(*after))
     stmt = (
-        select(Case.id, Case.due, Case.state)
-        .where(Case.next_reminder_on <= today, Case.id > after_id)
-        .order_by(Case.id)
+        select(Case.id, Case.due, Case.state, Case.next_reminder_on)
+        .where(due_now)
+        .order_by(Case.next_reminder_on, Case.id)
         .limit(BATCH)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     rows = session.execute(stmt).all()
     fired: list[tuple[int, int, str]] = []  # (case id, reminder id, rung)
-    for case_id, due, _state in rows:
+    for case_id, due, _state, _next_on in rows:
         if due is None:
             next_on = None
         else:
@@ -157,7 +166,11 @@ def _sweep_batch(
     if fired:
         _address(session, runtime, fired, now, result)
     result.rungs += len(fired)
-    return rows[-1][0] if rows else 0
+    if not rows:
+        return None
+    last_id, last_on = rows[-1][0], rows[-1][3]
+    assert last_on is not None  # selected by next_reminder_on <= today
+    return last_on, last_id
 
 
 def _address(

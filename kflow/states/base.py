@@ -115,6 +115,7 @@ class CaseMachine:
             for spec in self.triggers.values()
             for sources, dest in spec.moves
         ]
+        self._triggers_from: dict[str, list[str]] = {}
         self.machine = Machine(
             model=None,
             states=[s.value for s in states],
@@ -130,8 +131,11 @@ class CaseMachine:
 
     def triggers_from(self, state: str) -> list[str]:
         """Trigger names that are legal from ``state`` (in declaration order)."""
-        legal = set(self.machine.get_triggers(state))
-        return [name for name in self.triggers if name in legal]
+        found = self._triggers_from.get(state)
+        if found is None:
+            legal = set(self.machine.get_triggers(state))
+            found = self._triggers_from[state] = [n for n in self.triggers if n in legal]
+        return list(found)
 
     def can_fire(self, state: str, trigger: str) -> bool:
         return trigger in self.triggers and state in self.triggers[trigger].sources

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from kflow.runtime import Runtime
+from kflow.web.retry import KflowFlask
 
 
 def create_app(
@@ -14,7 +15,9 @@ def create_app(
 ) -> Flask:
     runtime = runtime or Runtime.create()
     settings = runtime.settings
-    app = Flask(__name__)
+    # KflowFlask runs a request again when its transaction fails with a transient database
+    # error (kflow.web.retry).
+    app = KflowFlask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         JSON_SORT_KEYS=False,
@@ -29,7 +32,9 @@ def create_app(
         app.config.update(config_override)
     app.extensions["kflow"] = runtime
 
-    from kflow.web import db
+    from kflow.web import db, limits
+
+    limits.init_app(app)  # first: the routes below bind its id converter
 
     db.init_app(app)
 
@@ -47,6 +52,18 @@ def create_app(
         if request.path.startswith("/api/"):
             code = "not_found" if error.code == 404 else "bad_request"
             return jsonify(error={"code": code, "message": error.description}), error.code
+        return ui.http_error_page(error)
+
+    @app.errorhandler(500)
+    def _server_error(error: Any) -> Any:
+        # The traceback is logged by Flask; the answer says nothing of it.
+        if request.path.startswith("/api/"):
+            message = "Ett oväntat fel inträffade. Försök igen om en stund."
+            return jsonify(error={"code": "server_error", "message": message}), 500
+        from flask import g
+        from flask_login import AnonymousUserMixin
+
+        g._login_user = AnonymousUserMixin()  # the page must not need the database
         return ui.http_error_page(error)
 
     @app.get("/healthz")

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from kflow.db import begin_write
 from kflow.runtime import Runtime
+from kflow.transient import commit_outcome_unknown, driver_error
+from kflow.web import retry
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -29,15 +31,36 @@ def session() -> Session:
 
 
 def commit() -> None:
+    """Commit the request's transaction. Flushing first keeps an error of the request's own
+    statements apart from one of COMMIT itself, whose outcome may be unknown (kflow.web.retry)."""
     if "db" in g:
-        g.db.commit()
+        g.db.flush()
+        try:
+            g.db.commit()
+        except Exception as exc:
+            if commit_outcome_unknown(exc):
+                retry.commit_lost()
+            raise
+        retry.committed()
+
+
+def discard() -> None:
+    """Roll back and close the request's session, if it has one. A rollback on a connection
+    that broke fails too (SQLAlchemy then drops it from the pool); that is no news and no
+    reason to fail the request: the transaction is gone either way."""
+    db: Any = g.pop("db", None)
+    if db is not None:
+        try:
+            if db.in_transaction():
+                db.rollback()
+        except Exception as exc:
+            if driver_error(exc) is None:
+                raise
+        finally:
+            db.close()
 
 
 def init_app(app: Flask) -> None:
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
-        db: Any = g.pop("db", None)
-        if db is not None:
-            if db.in_transaction():
-                db.rollback()
-            db.close()
+        discard()

@@ -6,25 +6,25 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from kflow.db import utcnow
 from kflow.errors import (
-    BadRequest,
     Conflict,
     KflowError,
     NotFound,
     Unauthenticated,
-    Unavailable,
     ValidationError,
 )
 from kflow.models import Unit, UnitKind
 from kflow.services import cases as case_service
-from kflow.services import org, queries
+from kflow.services import queries
+from kflow.services import tokens as api_tokens
 from kflow.services.authority import Actor, Authority
-from kflow.web import db
+from kflow.web import db, limits, retry
 from kflow.web.api.openapi import COLLECTIONS, openapi_document
 from kflow.web.api.serialize import Serializer, event, unit
 
@@ -64,10 +64,16 @@ def _authenticate() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Logga in: skicka Authorization: Bearer <token>.")
-    user = org.user_for_token(db.session(), token.strip())
-    if user is None:
+    found = api_tokens.authenticate(db.session(), token.strip())
+    if found is None:
         raise Unauthenticated("Ogiltig eller återkallad token.")
-    g.authority = Authority(db.session(), Actor(user))
+    if found.needs_touch(utcnow()):
+        g.api_token_touch = found.token_id  # written after the request (kflow.web.api.tokens)
+    g.authority = Authority(db.session(), Actor(found.user))
+
+
+# After authentication, so that a caller without a token learns nothing from these checks.
+bp.before_request(limits.check_fields)
 
 
 @bp.after_request
@@ -79,12 +85,7 @@ def _commit(response: Response) -> Response:
         db.commit()
     except (StaleDataError, IntegrityError):
         return error_response(Conflict("Ärendet ändrades samtidigt av någon annan; försök igen."))
-    except OperationalError:
-        response = error_response(
-            Unavailable("Databasen är upptagen just nu; försök igen om en stund.")
-        )
-        response.headers["Retry-After"] = "1"
-        return response
+    # A transient database error goes on to kflow.web.retry, which runs the request again.
     return response
 
 
@@ -94,14 +95,16 @@ def authority() -> Authority:
 
 
 def json_body() -> dict[str, Any]:
-    if not request.is_json:
-        raise BadRequest("Skicka JSON med Content-Type: application/json.")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("Kroppen är inte giltig JSON.")
-    if not isinstance(body, dict):
-        raise BadRequest("Kroppen måste vara ett JSON-objekt.")
-    return body
+    """The body as a JSON object: strict JSON, bounded depth, storable text (kflow.web.limits)."""
+    return limits.json_object(request)
+
+
+def text_field(body: dict[str, Any], name: str) -> Any:
+    """``body[name]``, which must be text when given (a list or number there is 422, not 500)."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{name} måste vara text.")
+    return value
 
 
 def case_type_for(collection: str) -> str:
@@ -162,10 +165,10 @@ def create_knowledge_support() -> tuple[Response, int]:
     case = case_service.create_knowledge_support(
         session,
         authority(),
-        title=body.get("title"),
-        kind=body.get("kind"),
-        owner=body.get("owner"),
-        description=body.get("description"),
+        title=text_field(body, "title"),
+        kind=text_field(body, "kind"),
+        owner=text_field(body, "owner"),
+        description=text_field(body, "description"),
     )
     return jsonify(Serializer(session, authority()).case(case)), 201
 
@@ -204,22 +207,26 @@ def fire(collection: str, case_id: int) -> Response:
     body = json_body()
     session = db.session()
     auth = authority()
-    case = case_service.readable_case(session, auth, case_id, case_type)
+    row = case_service.readable_row(session, auth, case_id, case_type)
     override = body.get("override", False)
     if not isinstance(override, bool):
         raise ValidationError("override måste vara true eller false.")
-    fired = case_service.fire(
+    # Run again after a lost COMMIT, this request insists on the version it first read: if the
+    # lost try did commit, the answer is 409 conflict, not the move applied twice.
+    pinned = retry.version_guard(f"case:{row.id}", row.lock_version)
+    lock_version = body.get("lock_version")
+    fired = case_service.fire_row(
         session,
         auth,
-        case,
-        body.get("trigger"),
+        row,
+        text_field(body, "trigger"),
         settings=db.runtime().settings,
-        comment=body.get("comment"),
+        comment=text_field(body, "comment"),
         params=body.get("params"),
-        lock_version=body.get("lock_version"),
+        lock_version=pinned if lock_version is None else lock_version,
         override=override,
     )
-    data = Serializer(session, auth).case(fired.case)
+    data = Serializer(session, auth).case(case_service.as_case(session, fired))
     if fired.outcome:
         data["outcome"] = fired.outcome
     return jsonify(data)
@@ -268,3 +275,7 @@ def overview() -> Response:
         offset=args.get("offset"),
     )
     return listing(page, Serializer(session, authority()).overview(list(page.items)))
+
+
+# /api/v1/tokens and the recording of token use live in their own module, on this blueprint.
+from kflow.web.api import tokens as _tokens  # noqa: E402, F401

@@ -231,6 +231,87 @@ def _transition_schema(case_type: str) -> dict[str, Any]:
     }
 
 
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_TOKEN_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "prefix": {"type": "string", "description": "The token's first characters, to recognise it"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "last_used_at": {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "When the token was last used, to within five minutes",
+    },
+    "revoked_at": NULLABLE_TIME,
+}
+_TOKEN_REQUIRED = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+TOKEN_SCHEMAS: dict[str, Any] = {
+    "Token": {"type": "object", "required": _TOKEN_REQUIRED, "properties": _TOKEN_PROPERTIES},
+    "CreatedToken": {
+        "type": "object",
+        "required": [*_TOKEN_REQUIRED, "token"],
+        "properties": {
+            **_TOKEN_PROPERTIES,
+            "token": {
+                "type": "string",
+                "description": "The secret bearer token. Shown only in this answer; only its "
+                "SHA-256 is stored.",
+            },
+        },
+    },
+    "NewToken": {
+        "type": "object",
+        "properties": {"name": {"type": ["string", "null"], "maxLength": 200}},
+    },
+}
+
+
+def _token_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/tokens": {
+            "get": {
+                "summary": "The caller's own API tokens, newest first (revoked ones included)",
+                "operationId": "list_tokens",
+                "parameters": PAGING,
+                "responses": {"200": _json(_list_of("Token"))} | AUTH_ERRORS,
+            },
+            "post": {
+                "summary": "Create an API token for the caller; the secret is returned once",
+                "operationId": "create_token",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewToken")}},
+                },
+                "responses": {
+                    "201": _json(_ref("CreatedToken"), "Created"),
+                    "400": _error("Malformed JSON"),
+                    "401": _error("Not logged in"),
+                    "422": _error("Bad name, or too many live tokens"),
+                },
+            },
+        },
+        "/api/v1/tokens/{token_id}": {
+            "delete": {
+                "summary": "Revoke one of the caller's own tokens (at once; again is no change)",
+                "operationId": "revoke_token",
+                "parameters": [
+                    {
+                        "name": "token_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {
+                    "204": {"description": "Revoked"},
+                    "401": _error("Not logged in"),
+                    "404": _error("No such token of the caller's (another user's is not found)"),
+                },
+            }
+        },
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
@@ -316,6 +397,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Me")), "401": _error("Not logged in")},
         }
     }
+    paths |= _token_paths()
     paths["/healthz"] = {
         "get": {
             "summary": "Liveness check",
@@ -509,10 +591,15 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "AnyCase": {"oneOf": [_ref(f"Case_{t}") for t in MACHINES]},
+        **TOKEN_SCHEMAS,
     }
     for case_type in MACHINES:
         schemas[f"Case_{case_type}"] = _case_schema(case_type)
         schemas[f"Transition_{case_type}"] = _transition_schema(case_type)
+    for operations in paths.values():
+        for operation in operations.values():
+            if "requestBody" in operation:  # kflow.web.limits: bodies are at most 2 MB
+                operation["responses"].setdefault("413", _error("Body larger than 2 MB"))
     return {
         "openapi": "3.1.0",
         "info": {

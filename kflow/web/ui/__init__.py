@@ -68,6 +68,8 @@ def init_app(app: Flask) -> None:
 HTTP_MESSAGES = {
     404: "Sidan finns inte. Kontrollera adressen eller gå tillbaka till Min inkorg.",
     405: "Sidan kan inte användas på det sättet.",
+    500: "Något gick fel hos kflow. Försök igen om en stund; om felet består, kontakta "
+    "den som förvaltar kflow.",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,7 +13,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kflow.db import utcnow
 from kflow.models import User
+from kflow.services.login_throttle import Throttle, client_address
 from kflow.web import db
 from kflow.web.ui.base import install
 
@@ -91,6 +94,15 @@ def login() -> Any:
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         password = request.form.get("password", "")
+        throttle = _throttle(email)
+        now = utcnow()
+        wait = throttle.wait_seconds(db.session(), now)
+        if wait > 0:
+            # Refused before the password is looked at, the same whether the account exists.
+            page = render_template(
+                "ui/login.html", email=email, next_url=next_url, error=too_many(wait)
+            )
+            return page, 429, {"Retry-After": str(wait)}
         user = db.session().scalar(select(User).where(User.email == email.lower()))
         if user is not None and user.password_hash and user.is_active:
             ok = check_password_hash(user.password_hash, password)
@@ -98,12 +110,33 @@ def login() -> Any:
             check_password_hash(_dummy_hash(), password)
             ok = False
         if ok and user is not None:
+            throttle.succeeded(db.session())
             session.clear()  # a fresh session: nothing from before sign-in carries over
             login_user(LoginUser(user))
             flash(f"Välkommen, {user.name}!", "success")
             return redirect(next_url or url_for("inbox.index"), 303)
+        throttle.failed(db.session(), now)
         error = BAD_LOGIN
     return render_template("ui/login.html", email=email, next_url=next_url, error=error)
+
+
+def _throttle(email: str) -> Throttle:
+    settings = db.runtime().settings
+    address = client_address(
+        request.remote_addr,
+        request.headers.get("X-Forwarded-For"),
+        settings.login.trusted_proxies,
+    )
+    return Throttle.of(settings.login, settings.secret_key, email, address)
+
+
+def too_many(wait_seconds: int) -> str:
+    minutes = max(1, math.ceil(wait_seconds / 60))
+    when = "en minut" if minutes == 1 else f"{minutes} minuter"
+    return (
+        "För många misslyckade inloggningsförsök. Av säkerhetsskäl är inloggningen spärrad en "
+        f"stund: vänta {when} och försök sedan igen."
+    )
 
 
 @bp.post("/logout")

@@ -13,10 +13,10 @@ from kflow.services import cases as case_service
 from kflow.services import indicators
 from kflow.states import MACHINES, TriggerSpec
 from kflow.states import local_implementation as li_states
-from kflow.web import db
+from kflow.web import db, retry
 from kflow.web.ui import casepage, diagram
 from kflow.web.ui.base import authority, install
-from kflow.web.ui.forms import build_actions, lock_version_from, params_from
+from kflow.web.ui.forms import build_actions, is_number, lock_version_from, params_from
 from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, today
 from kflow.web.ui.rows import units_by_id
 
@@ -105,18 +105,19 @@ def _message(error: KflowError, spec: TriggerSpec | None, case: Case) -> str:
 def fire(case_id: int) -> Any:
     session = db.session()
     auth = authority()
-    case = case_service.readable_case(session, auth, case_id)
+    row = case_service.readable_row(session, auth, case_id)
     form = request.form
     trigger = form.get("trigger", "")
-    spec = MACHINES[case.type].triggers.get(trigger)
+    spec = MACHINES[row.type].triggers.get(trigger)
+    retry.version_guard(f"case:{row.id}", row.lock_version)  # the form's version guards it
     try:
         lock_version = lock_version_from(form)
         if lock_version is None:
             raise ValidationError("Formuläret saknar ärendets version. Ladda om sidan.")
-        fired = case_service.fire(
+        fired = case_service.fire_row(
             session,
             auth,
-            case,
+            row,
             trigger,
             settings=db.runtime().settings,
             comment=form.get("comment"),
@@ -131,7 +132,8 @@ def fire(case_id: int) -> Any:
             case, error=_message(error, spec, case), status=error.status, submitted=refill
         )
     assert spec is not None
-    message = f"”{spec.label}” är gjort för ärende #{case.id}. Läget är nu ”{case.state_label}”."
+    moved = fired.case
+    message = f"”{spec.label}” är gjort för ärende #{moved.id}. Läget är nu ”{moved.state_label}”."
     if "created" in fired.outcome:
         message += f" {fired.outcome['created']} lokala införanden skapades"
         if fired.outcome.get("skipped"):
@@ -140,7 +142,7 @@ def fire(case_id: int) -> Any:
     flash(message, "success")
     if form.get("tillbaka") == RETURN_TO_INBOX:
         return redirect(url_for("inbox.index"), 303)
-    return redirect(url_for("cases.show", case_id=case.id), 303)
+    return redirect(url_for("cases.show", case_id=moved.id), 303)
 
 
 @bp.post("/arenden/<int:case_id>/matvarde")
@@ -157,7 +159,7 @@ def report_measurement(case_id: int) -> Any:
             auth,
             case,
             settings=db.runtime().settings,
-            indicator_id=int(raw_indicator) if raw_indicator.isdigit() else None,
+            indicator_id=int(raw_indicator) if is_number(raw_indicator) else None,
             period=form.get("period", "").strip(),
             value=form.get("value", "").strip(),
         )

@@ -183,6 +183,11 @@ def params_from(spec: TriggerSpec | None, form: MultiDict[str, str]) -> dict[str
     return params
 
 
+def is_number(raw: str) -> bool:
+    """Plain digits 0-9 that int() takes (str.isdigit() alone also accepts '²')."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
 def lock_version_from(form: MultiDict[str, str]) -> int | None:
     raw = form.get("lock_version", "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if is_number(raw) else None

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kflow import models
 from kflow.models import Case, KnowledgeSupport, Unit
 from kflow.services.authority import Authority
 from kflow.states import MACHINES, TriggerSpec
@@ -52,7 +53,7 @@ def ks_titles(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return {ks_id: title for ks_id, title in rows}
 
 
-def overdue_days(case: Case, today: dt.date) -> int:
+def overdue_days(case: Case | models.CaseRow, today: dt.date) -> int:
     if case.due is None or not case.is_open or case.due >= today:
         return 0
     return (today - case.due).days
