@@ -9,13 +9,13 @@ per click.
 
 from __future__ import annotations
 
-import gc
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import peak_rss_mb, summarize_ms, worker_main
 from benchmarks.peers.base import move
+from kflow.runtime import settle_heap
 
 CONTENDERS = ("raw_sqlite", "kflow", "transitions_sqlalchemy", "django_fsm", "spiffworkflow")
 PG_CONTENDERS = ("raw_postgresql", "kflow")
@@ -71,7 +71,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     warmup, count = int(args["warmup"]), int(args["count"])
     try:
         clicks(contender, cases, warmup, 0)
-        gc.collect()
+        settle_heap()  # as `kflow serve` and the scheduler do after start-up
         began = time.perf_counter()
         samples = clicks(contender, cases, count, warmup)
         elapsed = time.perf_counter() - began

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,3 +55,15 @@ class Runtime:
         finally:
             session.close()
             self._parked.session = session
+
+
+def settle_heap() -> None:
+    """Call once a long-running process has started (a web worker, the scheduler).
+
+    Everything allocated so far (modules, mappers, compiled statements, the calendar) lives as
+    long as the process; moved out of the garbage collector's sight (``gc.freeze``), it is no
+    longer scanned by every full collection, which otherwise pauses a request for tens of
+    milliseconds now and then (the overview's p95 in docs/benchmarks.md).
+    """
+    gc.collect()
+    gc.freeze()

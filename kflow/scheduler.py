@@ -18,7 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from kflow.calendar import STOCKHOLM
 from kflow.db import analyze, utcnow
-from kflow.runtime import Runtime
+from kflow.runtime import Runtime, settle_heap
 from kflow.services.outbox import relay
 from kflow.services.reminders import build_digests, sweep
 from kflow.transient import driver_error, is_transient
@@ -111,6 +111,7 @@ def build(runtime: Runtime) -> BlockingScheduler:
 
 def run(runtime: Runtime) -> None:
     scheduler = build(runtime)
+    settle_heap()
 
     def _stop(*_: Any) -> None:
         scheduler.shutdown(wait=False)

@@ -17,9 +17,12 @@ class KflowServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from kflow.runtime import settle_heap
         from kflow.web import create_app
 
-        return create_app()
+        app = create_app()
+        settle_heap()
+        return app
 
 
 def run(host: str, port: int, workers: int) -> None:

@@ -7,14 +7,15 @@ limit/offset and returns the total, so pages stay cheap however many cases there
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 
 from kflow.errors import ValidationError
+from kflow.hotpath import ListValue, Prepared, in_list, reader, rows_of
 from kflow.models import Case, CaseRow, KnowledgeSupport, Unit, UnitClosure, UnitKind
 from kflow.services.authority import REGION_WIDE, Authority
 from kflow.services.history import CASES, EVENTS
@@ -205,9 +206,17 @@ def _visible_selects(authority: Authority, condition: ColumnElement[bool]) -> li
         their_supports = select(c.id).where(
             c.type == "knowledge_support", c.owner_id.in_(_below(units))
         )
+        # A case's region is its owner's region, so cases owned inside a region the actor
+        # reaches are all in the region part below: the owner part need only read the rest
+        # (units outside any reached region: national ones, or a local unit's own).
+        reached_regions = select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(reach))
+        in_reached_region = select(UnitClosure.descendant_id).where(
+            UnitClosure.ancestor_id.in_(reached_regions)
+        )
+        owners = _below(units).where(UnitClosure.descendant_id.not_in(in_reached_region))
         parts += [
             and_(c.region_id.in_(above), c.type.in_(REGION_WIDE)),
-            c.owner_id.in_(reach),
+            c.owner_id.in_(owners),
             c.assignee_id.in_(reach),
             c.region_id.in_(reach),
             c.knowledge_support_id.in_(their_supports),
@@ -230,27 +239,32 @@ def overdue(
 
 
 def history(session: Session, case: Case, *, limit: Any = None, offset: Any = None) -> Page:
-    """A case's history rows, oldest first (rows with the columns as attributes, not objects:
-    history is read in bulk and never changed)."""
+    """A case's history rows, oldest first."""
     lim, off = page_args(limit, offset)
-    where = EVENTS.c.case_id == case.id
-    return _event_page(session, where, lim, off)
+    return _event_page(session, [case.id], lim, off)
 
 
-def _event_page(session: Session, where: ColumnElement[bool], lim: int, off: int) -> Page:
-    """A page of history rows and their total, in one statement (the total as a window)."""
-    connection = session.connection()
-    rows = connection.execute(
-        select(EVENTS, func.count().over().label("kflow_total"))
-        .where(where)
-        .order_by(EVENTS.c.id)
-        .limit(lim)
-        .offset(off)
-    ).all()
-    if not rows:  # past the last page
-        total = connection.execute(select(func.count()).select_from(EVENTS).where(where)).scalar()
-        return Page([], total or 0)
-    return Page(rows, rows[0].kflow_total)
+# History rows: the columns as attributes, read in bulk with two prepared statements (the rows
+# of a list of cases by (case_id, id), and their count); they are never changed.
+EventRow = namedtuple("EventRow", [column.key for column in EVENTS.c])  # type: ignore[misc]
+_EVENTS_OF = Prepared(
+    select(EVENTS)
+    .where(in_list(EVENTS.c.case_id, "cases"))
+    .order_by(EVENTS.c.id)
+    .limit(bindparam("lim"))
+    .offset(bindparam("off"))
+)
+_EVENT_COUNT = Prepared(
+    select(func.count()).select_from(EVENTS).where(in_list(EVENTS.c.case_id, "cases"))
+)
+_EVENT_COLUMNS = reader(list(EVENTS.c))
+
+
+def _event_page(session: Session, case_ids: list[int], lim: int, off: int) -> Page:
+    cases = ListValue(case_ids)
+    total = _EVENT_COUNT.execute(session, {"cases": cases}).fetchone()[0]
+    cursor = _EVENTS_OF.execute(session, {"cases": cases, "lim": lim, "off": off})
+    return Page([EventRow(*row) for row in rows_of(cursor, _EVENT_COLUMNS)], total)
 
 
 def chain_history(
@@ -265,9 +279,12 @@ def chain_history(
     those of every consultation response, adaptation and local implementation the actor may
     read. One indexed query for the page and one for the total."""
     lim, off = page_args(limit, offset)
-    readable = select(Case.id).where(Case.knowledge_support_id == ks.id, visible(authority))
-    where = or_(EVENTS.c.case_id == ks.id, EVENTS.c.case_id.in_(readable))
-    return _event_page(session, where, lim, off)
+    # The readable cases first (one indexed read), then their rows by (case_id, id): cheaper
+    # than judging visibility again for every history row of every page.
+    readable = session.connection().execute(
+        select(CASES.c.id).where(CASES.c.knowledge_support_id == ks.id, visible(authority))
+    )
+    return _event_page(session, [ks.id, *readable.scalars()], lim, off)
 
 
 def regions(session: Session) -> list[Unit]:
