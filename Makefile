@@ -49,7 +49,7 @@ $(BENCH_STAMP): $(BIN)/kflow setup.cfg
 	@touch $@
 
 .PHONY: bench
-bench: venv $(BENCH_STAMP) ## Full benchmarks (~10 min): benchmarks/results.json, docs/benchmarks.md
+bench: venv $(BENCH_STAMP) ## Full benchmarks (~5 min): benchmarks/results.json, docs/benchmarks.md
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 .PHONY: bench-quick
