@@ -220,6 +220,50 @@ def token_create(email: str, name: str) -> None:
     click.echo(plain)
 
 
+@token.command("list")
+@click.argument("email")
+@friendly
+def token_list(email: str) -> None:
+    """List EMAIL's API tokens (id, prefix, name, created, last used, revoked); never a secret."""
+    from kflow.services import org, tokens
+
+    with _runtime().transaction(write=False) as session:
+        page = tokens.own_tokens(session, org.user_by_email(session, email), limit=500)
+        for t in page.items:
+            used = t.last_used_at.isoformat(timespec="minutes") if t.last_used_at else "-"
+            revoked = (
+                f"revoked {t.revoked_at.isoformat(timespec='minutes')}" if t.revoked_at else "live"
+            )
+            click.echo(
+                f"{t.id:>6} {t.prefix:<12} {t.created_at.isoformat(timespec='minutes')} "
+                f"used {used:<16} {revoked:<26} {t.name}"
+            )
+        if not page.items:
+            click.echo(f"{email} has no API tokens.")
+
+
+@token.command("revoke")
+@click.argument("email")
+@click.argument("token_id", type=int, required=False)
+@click.option("--all", "revoke_all", is_flag=True, help="Revoke every live token of EMAIL.")
+@friendly
+def token_revoke(email: str, token_id: int | None, revoke_all: bool) -> None:
+    """Revoke EMAIL's token TOKEN_ID, or all of them with --all (say, after a theft)."""
+    from kflow.services import org, tokens
+
+    if (token_id is None) == (not revoke_all):
+        raise click.UsageError("Give a TOKEN_ID or --all, not both.")
+    with _runtime().transaction() as session:
+        user = org.user_by_email(session, email)
+        if revoke_all:
+            count = tokens.revoke_all(session, user)
+            click.echo(f"Revoked {count} token(s) of {email}.")
+        else:
+            assert token_id is not None
+            tokens.revoke_own(session, user, token_id)
+            click.echo(f"Token {token_id} of {email} is revoked.")
+
+
 @main.command()
 @click.argument("case_type", type=click.Choice(CASE_TYPES))
 @click.argument("case_id", type=int)

@@ -371,3 +371,33 @@ def test_diagram_prints_every_state_and_trigger(case_type, tmp_path):
 def test_diagram_of_an_unknown_case_type_is_a_usage_error(tmp_path):
     cli = Cli(environment(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path))
     assert "remissvar" in cli.fails("diagram", "remissvar", exit_code=2)
+
+
+def test_an_operator_lists_and_revokes_tokens(ready):
+    cli = ready
+    cli.ok("user", "create", "anna.lind@region.se", "--name", "Anna Lind")
+    cli.ok("user", "create", "bo@region.se", "--name", "Bo Ek")
+    first = cli.token("anna.lind@region.se")
+    second = cli.token("anna.lind@region.se")
+    theirs = cli.token("bo@region.se")
+    listed = cli.ok("token", "list", "anna.lind@region.se").stdout.strip().splitlines()
+    assert len(listed) == 2 and all(" live " in line for line in listed)
+    assert first not in "\n".join(listed) and second not in "\n".join(listed)  # no secrets
+    token_id = listed[-1].split()[0]
+
+    def works(plain):
+        with cli.api() as client:
+            reply = client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
+            return reply.status_code == 200
+
+    assert cli.ok("token", "revoke", "anna.lind@region.se", token_id).stdout.strip() == (
+        f"Token {token_id} of anna.lind@region.se is revoked."
+    )
+    assert [works(p) for p in (first, second, theirs)] == [False, True, True]
+    cli.fails("token", "revoke", "bo@region.se", token_id, code="not_found")  # not bo's
+    cli.fails("token", "revoke", "anna.lind@region.se", exit_code=2)  # neither id nor --all
+    out = cli.ok("token", "revoke", "anna.lind@region.se", "--all").stdout.strip()
+    assert out == "Revoked 1 token(s) of anna.lind@region.se."
+    assert [works(p) for p in (first, second, theirs)] == [False, False, True]
+    assert "revoked" in cli.ok("token", "list", "anna.lind@region.se").stdout
+    assert cli.ok("token", "list", "bo@region.se").stdout.count(" live ") == 1

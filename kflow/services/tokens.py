@@ -116,3 +116,13 @@ def revoke_own(session: Session, user: User, token_id: int, now: dt.datetime | N
         raise NotFound(f"Du har ingen API-nyckel med id {token_id}.")
     if token.revoked_at is None:
         token.revoked_at = now or utcnow()
+
+
+def revoke_all(session: Session, user: User, now: dt.datetime | None = None) -> int:
+    """Revoke every live token of ``user`` (an operator's answer to a stolen token); the count."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
