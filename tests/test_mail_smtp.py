@@ -10,6 +10,9 @@ import datetime as dt
 import email
 import email.policy
 import re
+import sqlite3
+
+import sqlalchemy
 
 from kflow.config import load_settings
 from kflow.db import utcnow
@@ -285,3 +288,38 @@ def test_remind_now_walks_the_ladder_once(committed_runtime):
         assert ("vgr-chair@test.se", "escalated", li.id) in seen
         assert ("vgr-chair@test.se", "escalated", li2.id) in seen
         assert not any(to == "vgr-chair@test.se" and rung != "escalated" for to, rung, _ in seen)
+
+
+class _RecordingFailsOnce:
+    """A runtime whose first write transaction after the server took a mail fails with a
+    passing database error: the moment a relay records "sent". (Injected: the window between
+    SMTP's answer and that COMMIT is too short to hit with a real outage.)"""
+
+    def __init__(self, runtime, server) -> None:
+        self.runtime, self.server, self.failed = runtime, server, False
+
+    def __getattr__(self, name):
+        return getattr(self.runtime, name)
+
+    def transaction(self, write=True):
+        if write and self.server.messages and not self.failed:
+            self.failed = True
+            raise sqlalchemy.exc.OperationalError(
+                "COMMIT", {}, sqlite3.OperationalError("database is locked")
+            )
+        return self.runtime.transaction(write=write)
+
+
+def test_a_passing_error_while_recording_a_sent_mail_does_not_send_it_again(
+    runtime, world, session
+):
+    handed_off(world, at("2026-03-02"))
+    rows = outbox(session)
+    with running_server() as server:
+        flaky = _RecordingFailsOnce(on_port(runtime, server.port), server)
+        assert relay(flaky).sent == len(rows)
+        assert flaky.failed
+        assert relay(on_port(runtime, server.port), now=utcnow() + LEASE + SECOND).sent == 0
+        received = server.wait_for(len(rows))
+    assert sorted(m.message_id for m in received) == sorted(r.message_id for r in rows)
+    assert {(r.status, r.attempts) for r in outbox(session)} == {("sent", 1)}

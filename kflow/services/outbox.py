@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any, cast
@@ -26,9 +27,11 @@ from kflow.hotpath import JsonValue, Prepared
 from kflow.mail import Transport, build_message, message_id_for, transport_for
 from kflow.models import OutboxMail
 from kflow.runtime import Runtime
+from kflow.transient import backoff, is_transient
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=5)
+RECORD_TRIES = 6
 MAX_ERROR = 2_000
 
 
@@ -165,40 +168,49 @@ def _deliver(
             transport.send(message)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
-    with runtime.transaction() as session:
-        mine = (OutboxMail.id == mail_id) & (OutboxMail.claimed_by == worker)
-        if error is None:
-            assert content is not None
-            values: dict[str, Any] = {
-                "status": "sent",
-                "sent_at": utcnow(),
-                "attempts": attempts,
-                "last_error": None,
-                # What was sent, kept with the row.
-                "subject": content[0],
-                "body_text": content[1],
-                "body_html": content[2],
-            }
-            result.sent += 1
-        elif attempts >= settings.mail.max_attempts:
-            values = {"status": "failed", "attempts": attempts, "last_error": error}
-            result.failed += 1
-            log.warning("Mail %s failed for good after %s attempts: %s", mail_id, attempts, error)
-        else:
-            delay = dt.timedelta(seconds=settings.mail.retry_base_seconds * 2 ** (attempts - 1))
-            values = {
-                "status": "pending",
-                "attempts": attempts,
-                "last_error": error,
-                "next_attempt_at": utcnow() + delay,
-            }
-            result.retried += 1
-            log.info(
-                "Mail %s not sent (attempt %s), retrying in %s: %s", mail_id, attempts, delay, error
-            )
-        session.execute(
-            update(OutboxMail).where(mine).values(claimed_by=None, claimed_at=None, **values)
+    mine = (OutboxMail.id == mail_id) & (OutboxMail.claimed_by == worker)
+    if error is None:
+        assert content is not None
+        values: dict[str, Any] = {
+            "status": "sent",
+            "sent_at": utcnow(),
+            "attempts": attempts,
+            "last_error": None,
+            # What was sent, kept with the row.
+            "subject": content[0],
+            "body_text": content[1],
+            "body_html": content[2],
+        }
+        result.sent += 1
+    elif attempts >= settings.mail.max_attempts:
+        values = {"status": "failed", "attempts": attempts, "last_error": error}
+        result.failed += 1
+        log.warning("Mail %s failed for good after %s attempts: %s", mail_id, attempts, error)
+    else:
+        delay = dt.timedelta(seconds=settings.mail.retry_base_seconds * 2 ** (attempts - 1))
+        values = {
+            "status": "pending",
+            "attempts": attempts,
+            "last_error": error,
+            "next_attempt_at": utcnow() + delay,
+        }
+        result.retried += 1
+        log.info(
+            "Mail %s not sent (attempt %s), retrying in %s: %s", mail_id, attempts, delay, error
         )
+    record = update(OutboxMail).where(mine).values(claimed_by=None, claimed_at=None, **values)
+    # The mail has gone (or failed): recording that must not fail on a passing database error,
+    # or the mail would be sent again once the lease runs out. Try a few times before giving up.
+    for attempt in range(RECORD_TRIES):
+        try:
+            with runtime.transaction() as session:
+                session.execute(record)
+            return
+        except Exception as exc:
+            if attempt + 1 == RECORD_TRIES or not is_transient(exc):
+                raise
+            log.warning("Mail %s: recording its outcome failed (%s); trying again", mail_id, exc)
+            time.sleep(backoff(attempt + 1))
 
 
 def retry(session: Session, mail_id: int) -> OutboxMail:
