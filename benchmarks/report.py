@@ -466,6 +466,9 @@ def _method(results: dict[str, Any]) -> list[str]:
         "serialised to JSON into its row, on stdlib sqlite3. The peers load the user for "
         "their history row's author. Peers check no permissions. Every run checks its effect: "
         "each case at the predicted state and version, one history row per click.",
+        "* **Warm processes.** After its warm-up each worker process calls "
+        "`kflow.runtime.settle_heap()` (`gc.freeze()`), as `kflow serve` and `kflow scheduler` "
+        "do after start-up; every contender in that process, raw SQL included, runs with it.",
         "* **Modes.** SQLite *durable*: WAL with `synchronous=FULL`; *relaxed*: WAL with "
         "`synchronous=NORMAL` (kflow's default). Each run records the pragmas its connection "
         "really used. PostgreSQL: a database created for the run and dropped after it.",
