@@ -9,10 +9,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kflow.config import Settings, load_settings
+from kflow.config import ConfigError, Settings, load_settings
 from kflow.db import begin_write, make_engine, make_sessionmaker
 
 
@@ -31,6 +32,7 @@ class Runtime:
     def create(cls, settings: Settings | None = None) -> Runtime:
         settings = settings or load_settings()
         url = settings.resolved_database_url
+        _check_database_url(url)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = make_engine(url)
@@ -55,6 +57,23 @@ class Runtime:
         finally:
             session.close()
             self._parked.session = session
+
+
+def _check_database_url(url: str) -> None:
+    """A clear ConfigError for a URL kflow cannot use (without repeating it: it may hold a
+    password)."""
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        reason = str(exc).replace(url, "…").splitlines()[0] if str(exc) else type(exc).__name__
+        message = f"Setting 'database_url' is not a database URL kflow can use: {reason}"
+        raise ConfigError(message) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            "Setting 'database_url' must name an SQLite or PostgreSQL database "
+            f"(not {parsed.get_backend_name()})."
+        )
 
 
 def settle_heap() -> None:

@@ -401,3 +401,18 @@ def test_an_operator_lists_and_revokes_tokens(ready):
     assert [works(p) for p in (first, second, theirs)] == [False, False, True]
     assert "revoked" in cli.ok("token", "list", "anna.lind@region.se").stdout
     assert cli.ok("token", "list", "bo@region.se").stdout.count(" live ") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql+psycopg://kflow:s3cret-pw@db.region.se:notaport/kflow", "notaport"),
+        ("nosuchdb://kflow:s3cret-pw@host/kflow", "nosuchdb"),
+        ("mysql+pymysql://kflow:s3cret-pw@host/kflow", "SQLite or PostgreSQL"),
+    ],
+)
+def test_a_database_url_kflow_cannot_use_is_one_sentence_without_its_password(cli, url, says):
+    cli.env["KFLOW_DATABASE_URL"] = url
+    message = cli.fails("outbox", "list")
+    assert "database_url" in message and says in message
+    assert "s3cret-pw" not in message
