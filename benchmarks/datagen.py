@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.org import OrgInfo
+from kflow.services.history import EVENT_COLUMNS
 
 CASES_PER_KS = 1 + 21 + 21 + 290
 CASE_COLUMNS = [
@@ -59,19 +60,6 @@ CASE_COLUMNS = [
     "adapted_version",
     "decision_ref",
     "target_date",
-]
-EVENT_COLUMNS = [
-    "case_id",
-    "trigger",
-    "from_state",
-    "to_state",
-    "actor_id",
-    "actor",
-    "role",
-    "override",
-    "at",
-    "comment",
-    "params",
 ]
 KINDS = ("kliniskt_kunskapsstod", "vardprogram", "vardriktlinje", "rapport")
 # Local implementations by state (the mix across every age of hand-off).

@@ -304,16 +304,11 @@ def make_site(request: pytest.FixtureRequest, rt: Runtime, engine: sa.Engine) ->
     return Site(app_rt, engine, app.test_client(), token, ra.id)
 
 
-REASONS = {
-    "sqlite": "SQLite's database-wide write lock; PostgreSQL has row locks",
-    "postgresql": "cuts PostgreSQL connections; SQLite has none",
-}
-
-
+# The tests below are about one engine (marked only_on): SQLite's database-wide write lock
+# (PostgreSQL has row locks), or cutting PostgreSQL's connections (SQLite has none).
 def own_runtime(request: pytest.FixtureRequest, database: Any, backend: str) -> Runtime:
-    """``committed_runtime``, made only on ``backend`` (skipped on the other, before any work)."""
-    if database.backend != backend:
-        pytest.skip(REASONS[backend])
+    """``committed_runtime`` on ``backend``, the engine the test is marked ``only_on``."""
+    assert database.backend == backend
     rt: Runtime = request.getfixturevalue("committed_runtime")
     return rt
 
@@ -322,6 +317,7 @@ def sqlite_path(rt: Runtime) -> str:
     return rt.settings.resolved_database_url.removeprefix("sqlite:///")
 
 
+@pytest.mark.only_on("sqlite")
 def test_sqlite_locked_database_is_retried_not_answered_503(request, database):
     """Someone else holds SQLite's write lock past the busy timeout (shortened to 50 ms here):
     the request fails with 'database is locked', is run again, and succeeds once the lock is
@@ -347,6 +343,7 @@ def test_sqlite_locked_database_is_retried_not_answered_503(request, database):
     assert site.events()[-2:] == [("start_assessment", "assessing"), ("put_on_hold", "on_hold")]
 
 
+@pytest.mark.only_on("sqlite")
 def test_sqlite_lock_held_throughout_answers_503_and_changes_nothing(request, database):
     rt = own_runtime(request, database, "sqlite")
     path = sqlite_path(rt)
@@ -376,6 +373,7 @@ def test_sqlite_lock_held_throughout_answers_503_and_changes_nothing(request, da
     assert site.hold().status_code == 200  # free again
 
 
+@pytest.mark.only_on("postgresql")
 def test_postgresql_connections_cut_under_the_app_are_retried(request, database):
     """Every pooled connection of the app is terminated on the server (as a restart would):
     no pre-ping, so the next request's first statement fails; it runs again on a fresh one."""
@@ -425,6 +423,7 @@ def commit_connection_breaks(engine: sa.Engine, *, committed: bool) -> Iterator[
         event.remove(engine, "commit", on_commit)
 
 
+@pytest.mark.only_on("postgresql")
 @pytest.mark.parametrize("committed", [False, True], ids=["lost", "committed"])
 def test_postgresql_commit_losing_its_connection(request, database, committed):
     """The ambiguous case. A trigger runs again insisting on the version its lost try read:

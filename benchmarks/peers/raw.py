@@ -25,6 +25,16 @@ INSERT = (
 )
 
 
+def event_args(
+    case: dict[str, Any], trigger: str, dest: str, at: Any, comment: str
+) -> tuple[Any, ...]:
+    """The history row's parameters for INSERT, in its column order."""
+    return (
+        case["id"], trigger, case["state"], dest, case["user_id"], case["email"], "coordinator",
+        at, comment,
+    )  # fmt: skip
+
+
 def observed_rows(rows: list[tuple[int, str, int]], history: int) -> dict[str, Any]:
     return {"cases": {str(i): [s, v] for i, s, v in rows}, "history_rows": history}
 
@@ -50,20 +60,7 @@ class RawSqlite:
             )
             if cur.rowcount != 1:
                 raise Conflict(case["id"])
-            conn.execute(
-                self.insert,
-                (
-                    case["id"],
-                    trigger,
-                    case["state"],
-                    dest,
-                    case["user_id"],
-                    case["email"],
-                    "coordinator",
-                    at,
-                    comment,
-                ),
-            )
+            conn.execute(self.insert, event_args(case, trigger, dest, at, comment))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -109,21 +106,7 @@ class RawPostgres:
             )
             if cur.rowcount != 1:
                 raise Conflict(case["id"])
-            conn.execute(
-                self.insert,
-                (
-                    case["id"],
-                    trigger,
-                    case["state"],
-                    dest,
-                    case["user_id"],
-                    case["email"],
-                    "coordinator",
-                    at,
-                    comment,
-                ),
-                prepare=True,
-            )
+            conn.execute(self.insert, event_args(case, trigger, dest, at, comment), prepare=True)
             conn.commit()
         except BaseException:
             conn.rollback()

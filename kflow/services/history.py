@@ -157,24 +157,7 @@ def cascade(
             literal(None, String),
             literal(params, JSON) if params else literal(None, JSON),
         ).where(matching)
-        session.execute(
-            insert(EVENTS).from_select(
-                [
-                    "case_id",
-                    "trigger",
-                    "from_state",
-                    "to_state",
-                    "actor_id",
-                    "actor",
-                    "role",
-                    "override",
-                    "at",
-                    "comment",
-                    "params",
-                ],
-                history,
-            )
-        )
+        session.execute(insert(EVENTS).from_select(list(EVENT_COLUMNS), history))
         moved += session.scalars(
             update(CASES)
             .where(matching)
