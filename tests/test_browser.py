@@ -12,8 +12,6 @@ import os
 import re
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from sqlalchemy.orm import Session
 from kflow.db import make_engine
 from kflow.models import Case, Unit
 from tests.cli_support import KFLOW, ROOT
+from tests.served import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -121,36 +120,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         *("--as", "samordnare.sthlm@demo.kflow.se"),
         *("--param", "units=stockholm-nsp", "--param", f"due={due}"),
     )
-    port = free_port()
-    log = tmp / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(KFLOW), "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as reply:  # noqa: S310
-                    assert reply.status == 200
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "kflow serve did not answer in 30 s"
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    output = log.read_text()
+    with serving(env, tmp / "serve.log", workers=2) as served:
+        yield f"http://127.0.0.1:{served.port}"
+    output = served.log()
     assert "Traceback" not in output and '" 500 ' not in output, output[-4000:]
 
 

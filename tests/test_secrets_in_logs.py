@@ -11,14 +11,11 @@ of the wrong type in a configuration file).
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import logging
 import os
 import re
 import secrets
-import subprocess
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,8 @@ from kflow.services import org
 from kflow.services.outbox import relay
 from kflow.web import create_app
 from kflow.web.ui.base import HSTS
-from tests.processes import KFLOW, cli_env, committed_world, kflow
+from tests.processes import cli_env, committed_world, kflow
+from tests.served import serving
 from tests.smtp import HOST, Capture, free_port
 from tests.timeline import at, handed_off
 from tests.ui_support import csrf_token
@@ -222,37 +220,6 @@ def request(
         connection.close()
 
 
-@contextlib.contextmanager
-def served(env: dict[str, str], log: Path) -> Iterator[int]:
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [KFLOW, "-v", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if request(port, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "kflow serve did not answer in 30 s"
-            time.sleep(0.2)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -269,7 +236,8 @@ def test_served_and_command_line_output_has_no_secret(
         **smtp.env(),
     )
     log = tmp_path / "serve.log"
-    with served(env, log) as port:
+    with serving(env, log, workers=2) as server:
+        port = server.port
         status, headers, page = request(port, "GET", "/login")
         assert status == 200 and headers["strict-transport-security"] == HSTS
         cookie = headers["set-cookie"].split(";", 1)[0]
