@@ -8,14 +8,18 @@ the same order and the same totals), so the twin answers exactly kflow's questio
 
 * overview: ``queries.overview`` first page (50 knowledge supports, their adaptations and
   implementation counts per region and state), as Översikt shows it.
+* overview_same_page: the same with the page every data set fills (as many knowledge supports
+  as the smallest set holds: 9), so that the sizes compare one page of equal content.
 * inbox: ``queries.inbox`` first page (100) with its total, for the process lead of VGR (the
   busiest inbox: every adaptation and many local implementations in the region).
 * overdue: the cases the same person may see whose due date has passed, earliest first (50) with
   the total: ``queries.overdue``.
 * history: one knowledge support's whole history across the tiers (about 1,200 rows), read by
-  its NPO's chair through the public services as the API's chain-history endpoint serves it:
-  ``readable_case``, then ``queries.chain_history`` page by page (500 rows a page, each with the
-  total). The twin is one query.
+  its NPO's chair as the case page's download does (/arenden/<id>/historik.csv):
+  ``readable_case``, then ``queries.all_chain_history``. The twin is one query.
+* history_pages (shown, not a target): the same rows as a client of the API's chain-history
+  endpoint reads them, ``queries.chain_history`` page by page (500 rows a page, each with the
+  total), against the same twin.
 
 ``python -m benchmarks.queries_bench '{json}'`` (the suite calls it).
 """
@@ -32,7 +36,7 @@ from benchmarks.common import kflow_runtime, summarize_ms, worker_main
 from benchmarks.org import OrgInfo
 from kflow.runtime import settle_heap
 
-QUERIES = ("overview", "inbox", "overdue", "history")
+QUERIES = ("overview", "overview_same_page", "inbox", "overdue", "history", "history_pages")
 OVERVIEW_LIMIT = 50
 INBOX_LIMIT = 100
 OVERDUE_LIMIT = 50
@@ -52,12 +56,12 @@ class KflowQueries:
 
         return Authority(session, Actor(session.get(User, user_id)))
 
-    def overview(self, user_id: int) -> Any:
+    def overview(self, user_id: int, limit: int = OVERVIEW_LIMIT) -> Any:
         from kflow.services import queries
 
         with self.runtime.transaction(write=False) as session:
             self._authority(session, user_id)
-            page = queries.overview(session, limit=OVERVIEW_LIMIT)
+            page = queries.overview(session, limit=limit)
             return {
                 "ids": [row.knowledge_support.id for row in page.items],
                 "total": page.total,
@@ -90,6 +94,16 @@ class KflowQueries:
             return {"ids": [c.id for c in page.items], "total": page.total}
 
     def history(self, user_id: int, ks_id: int) -> Any:
+        from kflow.services import queries
+        from kflow.services.cases import readable_case
+
+        with self.runtime.transaction(write=False) as session:
+            authority = self._authority(session, user_id)
+            ks = readable_case(session, authority, ks_id, "knowledge_support")
+            events = queries.all_chain_history(session, authority, ks)
+            return {"events": len(events), "ids_sum": sum(e.id for e in events)}
+
+    def history_pages(self, user_id: int, ks_id: int) -> Any:
         from kflow.services import queries
         from kflow.services.cases import readable_case
 
@@ -162,7 +176,7 @@ class SqlQueries:
     def _q(self, sql: str, params: Any = ()) -> list[Any]:
         return self.conn.execute(sql, params).fetchall()
 
-    def overview(self, user_id: int) -> Any:
+    def overview(self, user_id: int, limit: int = OVERVIEW_LIMIT) -> Any:
         conn = self.conn
         conn.execute("BEGIN")
         try:
@@ -172,7 +186,7 @@ class SqlQueries:
             supports = conn.execute(
                 "SELECT id, state, title, kind, owner_id, version, published_version, due "
                 "FROM cases WHERE type = 'knowledge_support' ORDER BY id DESC LIMIT ?",
-                (OVERVIEW_LIMIT,),
+                (limit,),
             ).fetchall()
             ids = [row[0] for row in supports]
             marks = ", ".join("?" * len(ids))
@@ -277,6 +291,10 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     ks_id, ks_chair = args["ks_id"], args["ks_chair"]
     calls: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
         "overview": (lambda: kflow_q.overview(vgr["lead"]), lambda: sql_q.overview(vgr["lead"])),
+        "overview_same_page": (
+            lambda: kflow_q.overview(vgr["lead"], args["same_page"]),
+            lambda: sql_q.overview(vgr["lead"], args["same_page"]),
+        ),
         "inbox": (lambda: kflow_q.inbox(vgr["lead"]), lambda: sql_q.inbox(vgr["lead"])),
         "overdue": (
             lambda: kflow_q.overdue(vgr["lead"], today),
@@ -284,6 +302,10 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         ),
         "history": (
             lambda: kflow_q.history(ks_chair, ks_id),
+            lambda: sql_q.history(ks_chair, ks_id),
+        ),
+        "history_pages": (
+            lambda: kflow_q.history_pages(ks_chair, ks_id),
             lambda: sql_q.history(ks_chair, ks_id),
         ),
     }

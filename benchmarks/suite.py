@@ -33,6 +33,7 @@ from benchmarks.common import (
     run_worker,
     sqlite_url,
 )
+from benchmarks.datagen import ks_count
 from benchmarks.org import OrgInfo, build_template, build_transition_cases
 from benchmarks.transitions_bench import CONTENDERS, PG_CONTENDERS
 
@@ -60,8 +61,10 @@ class Suite:
         profile: bool,
         only: list[str] | None = None,
         contenders: list[str] | None = None,
+        keep: bool = False,
     ) -> None:
         self.quick = quick
+        self.keep = keep
         self.only = only
         self.contenders = contenders
         self.cfg = QUICK if quick else FULL
@@ -276,6 +279,7 @@ class Suite:
                     "org": self.info.to_json(),
                     "ks_id": ks_id,
                     "ks_chair": ks_chair,
+                    "same_page": ks_count(min(cfg["sizes"].values())),
                     "warmup": cfg["warmup"],
                     "runs": cfg["runs"],
                     "tmp": str(self.tmp),
@@ -298,7 +302,7 @@ class Suite:
                 else:
                     sweep.update(result)
             self.results["sweep"][size] = sweep
-            if not self.profile:
+            if not (self.profile or self.keep):
                 self.remove(db)
 
     def history_subject(self, db: Path) -> tuple[int, int]:
@@ -477,13 +481,17 @@ def partial_run(args: argparse.Namespace) -> int:
         profile=False,
         only=args.only.split(","),
         contenders=args.contenders.split(",") if args.contenders else None,
+        keep=args.keep,
     )
     if args.repeats:
         suite.cfg = {k: {**v, "repeats": args.repeats} for k, v in suite.cfg.items()}
     try:
         results = suite.run()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1))
     return 0
 
@@ -531,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kflow-bench-"))
     profiles_dir = args.profiles_dir or args.out.parent / "profiles"
     log(f"kflow benchmarks ({'quick' if args.quick else 'full'}); working in {tmp}")
-    suite = Suite(args.quick, tmp, profiles_dir, profile=not args.no_profiles)
+    suite = Suite(args.quick, tmp, profiles_dir, profile=not args.no_profiles, keep=args.keep)
     try:
         results = suite.run()
     finally:

@@ -273,6 +273,7 @@ UI_RULES = {
     "overview.index",
     "overview.export",
     "cases.show",
+    "cases.history_export",
     "cases.fire",
     "cases.report_measurement",
     "create.new",
@@ -612,6 +613,16 @@ def test_ui_case_pages_and_actions(matrix: Matrix) -> None:
         if who in readers:
             page = client.get(f"/arenden/{case.id}")
             tally.expect(f"{who} opens {label}", 200 if readable else 404, page.status_code)
+            download = client.get(f"/arenden/{case.id}/historik.csv")
+            tally.expect(
+                f"{who} downloads {label}'s history", 200 if readable else 404, download.status_code
+            )
+            if readable and case.type == "knowledge_support":
+                in_chain = {c.id for c in cases.values() if case.id in (c.id, c.ks)}
+                expected = {c for c in in_chain if matrix.contract.can_read(person, cases[c])}
+                text = download.get_data(as_text=True).removeprefix("\ufeff")
+                named = {int(line.split(";")[1]) for line in text.splitlines()[1:]}
+                tally.expect(f"{who} {label} chain cases", sorted(expected), sorted(named))
         trigger = allowed[label][1] if allowed[label][0] == who else next(iter(TRIGGERS[case.type]))
         expected = matrix.contract.fire(person, case, trigger)
         form = {"trigger": trigger, "lock_version": str(versions[case.id])}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,7 +13,6 @@ from sqlalchemy.orm import Session
 from kflow.models import (
     SYSTEM_ACTOR,
     Case,
-    CaseEvent,
     ConsultationResponse,
     Indicator,
     KnowledgeSupport,
@@ -139,8 +139,21 @@ def facts(
 
 def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
     page = queries.history(session, case, limit=HISTORY_LIMIT)
-    rows: list[CaseEvent] = list(page.items)
-    machine = MACHINES[case.type]
+    return describe(session, page.items, {case.id: case.type}), page.total
+
+
+def chain_cases(session: Session, ids: Collection[int]) -> Sequence[Any]:
+    """(id, type, owner_id) of the cases a history download names."""
+    if not ids:
+        return []
+    return session.execute(
+        select(Case.id, Case.type, Case.owner_id).where(Case.id.in_(sorted(ids)))
+    ).all()
+
+
+def describe(session: Session, rows: Sequence[Any], types: Mapping[int, str]) -> list[Entry]:
+    """History rows as people read them, one entry per row; ``types``: each case's type."""
+    machines = {case_id: MACHINES[case_type] for case_id, case_type in types.items()}
     codes = {
         code
         for row in rows
@@ -150,12 +163,16 @@ def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
     }
     names: dict[str, str] = {}
     if codes and any(
-        p.kind in ("unit", "units") for s in machine.triggers.values() for p in s.params
+        p.kind in ("unit", "units")
+        for machine in set(machines.values())
+        for s in machine.triggers.values()
+        for p in s.params
     ):
         rows_found = session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(codes)))
         names = {code: name for code, name in rows_found}
     entries = []
     for row in rows:
+        machine = machines[row.case_id]
         spec = machine.triggers.get(row.trigger)
         params = []
         for param in spec.params if spec else ():
@@ -183,7 +200,7 @@ def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
                 override=row.override,
             )
         )
-    return entries, page.total
+    return entries
 
 
 def region_rows(

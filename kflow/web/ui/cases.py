@@ -10,15 +10,16 @@ from werkzeug.datastructures import MultiDict
 from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
 from kflow.models import Case, KnowledgeSupport, LocalImplementation, RegionalAdaptation
 from kflow.services import cases as case_service
-from kflow.services import indicators
+from kflow.services import indicators, queries
 from kflow.states import MACHINES, TriggerSpec
 from kflow.states import local_implementation as li_states
 from kflow.web import db, retry
 from kflow.web.ui import casepage, diagram
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.forms import build_actions, is_number, lock_version_from, params_from
-from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, today
+from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, local_time, today
 from kflow.web.ui.rows import units_by_id
+from kflow.web.ui.spreadsheet import csv_download
 
 bp = Blueprint("cases", __name__)
 install(bp)
@@ -86,6 +87,55 @@ def render_case(
 def show(case_id: int) -> Any:
     case = case_service.readable_case(db.session(), authority(), case_id)
     return render_case(case)
+
+
+@bp.get("/arenden/<int:case_id>/historik.csv")
+def history_export(case_id: int) -> Any:
+    """The case's whole history as CSV; for a knowledge support, that of its whole chain (every
+    consultation response, adaptation and local implementation the user may read)."""
+    session = db.session()
+    auth = authority()
+    case = case_service.readable_case(session, auth, case_id)
+    if isinstance(case, KnowledgeSupport):
+        rows = queries.all_chain_history(session, auth, case)
+    else:
+        rows = queries.all_history(session, case)
+    cases = {c.id: c for c in casepage.chain_cases(session, {row.case_id for row in rows})}
+    units = units_by_id(session, (c.owner_id for c in cases.values()))
+    entries = casepage.describe(session, rows, {i: c.type for i, c in cases.items()})
+    tz = db.runtime().settings.timezone
+    header = [
+        "Tid",
+        "Ärende",
+        "Ärendetyp",
+        "Enhet",
+        "Händelse",
+        "Från läge",
+        "Till läge",
+        "Utförd av",
+        "Roll",
+        "Undantag av administratör",
+        "Uppgifter",
+        "Kommentar",
+    ]
+    lines = (
+        [
+            local_time(entry.at, tz),
+            row.case_id,
+            MACHINES[cases[row.case_id].type].label,
+            units[cases[row.case_id].owner_id].name,
+            entry.action,
+            entry.from_label or "",
+            entry.to_label,
+            entry.actor,
+            entry.role,
+            "ja" if entry.override else "",
+            "; ".join(f"{label}: {text}" for label, text in entry.params),
+            entry.comment or "",
+        ]
+        for row, entry in zip(rows, entries, strict=True)
+    )
+    return csv_download(f"historik-{case.id}.csv", header, lines)
 
 
 def _message(error: KflowError, spec: TriggerSpec | None, case: Case) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,14 +15,13 @@ from kflow.web import db
 from kflow.web.ui import matrix
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.labels import today
+from kflow.web.ui.spreadsheet import csv_download
 
 bp = Blueprint("overview", __name__)
 install(bp)
 
 PAGE_SIZE = 50
 FILTERS = ("owner", "kind", "state")
-# A cell starting with one of these would run as a formula in Excel (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _filters(args: MultiDict[str, str]) -> dict[str, str | None]:
@@ -56,11 +53,6 @@ def index() -> Any:
     )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 @bp.get("/oversikt.csv")
 def export() -> Response:
     """Every knowledge support matching the filters (all pages), as Swedish Excel reads CSV."""
@@ -81,24 +73,16 @@ def export() -> Response:
             yield matrix.build(session, auth, page.items, regions, day)
             offset += len(page.items)
 
-    out = io.StringIO()
-    out.write("\ufeff")  # the BOM makes Excel read UTF-8, so å, ä and ö come out right
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     header = ["Ärende", "Kunskapsstöd", "Typ", "Ägare", "Läge"]
     for region in regions:
         header += [f"{region.name}: läge", f"{region.name}: lokala enheter klara (%)"]
-    writer.writerow(header)
-    for rows in pages():
-        for row in rows:
-            line = [row.ks.id, row.ks.title, row.kind, row.owner, row.state]
-            for cell in row.cells:
-                line += [cell.label, "" if cell.done_percent is None else cell.done_percent]
-            writer.writerow([_cell(v) for v in line])
-    return Response(
-        out.getvalue().encode("utf-8"),
-        mimetype="text/csv",
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="oversikt.csv"',
-        },
-    )
+
+    def lines() -> Iterator[list[Any]]:
+        for rows in pages():
+            for row in rows:
+                line = [row.ks.id, row.ks.title, row.kind, row.owner, row.state]
+                for cell in row.cells:
+                    line += [cell.label, "" if cell.done_percent is None else cell.done_percent]
+                yield line
+
+    return csv_download("oversikt.csv", header, lines())
