@@ -189,6 +189,7 @@ def test_every_operation_answers_as_documented(api, world):
     api.get(f"/api/v1/knowledge-supports/{ks['id']}/chain-history", "local-lead")
     api.get("/api/v1/inbox", "local-lead")
     api.get("/api/v1/inbox", "vgr-lead")
+    api.get("/api/v1/overdue", "vgr-lead")
     api.get("/api/v1/overview", "vgr-viewer")
     made = api.post("/api/v1/tokens", "vgr-viewer", {"name": "skript"}, expect=201)
     api.get("/api/v1/tokens", "vgr-viewer")

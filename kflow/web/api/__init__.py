@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from kflow.calendar import local_date
 from kflow.db import utcnow
 from kflow.errors import (
     Conflict,
@@ -258,6 +259,19 @@ def inbox() -> Response:
     session = db.session()
     page = queries.inbox(
         session, authority(), limit=request.args.get("limit"), offset=request.args.get("offset")
+    )
+    return listing(page, Serializer(session, authority()).cases(page.items))
+
+
+@bp.get("/overdue")
+def overdue() -> Response:
+    session = db.session()
+    page = queries.overdue(
+        session,
+        authority(),
+        local_date(utcnow()),
+        limit=request.args.get("limit"),
+        offset=request.args.get("offset"),
     )
     return listing(page, Serializer(session, authority()).cases(page.items))
 

@@ -369,6 +369,14 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"200": _json(_list_of("AnyCase"))} | AUTH_ERRORS,
         }
     }
+    paths["/api/v1/overdue"] = {
+        "get": {
+            "summary": "Cases the caller may read whose due date has passed, most overdue first",
+            "operationId": "overdue",
+            "parameters": PAGING,
+            "responses": {"200": _json(_list_of("AnyCase"))} | AUTH_ERRORS,
+        }
+    }
     paths["/api/v1/overview"] = {
         "get": {
             "summary": "Per knowledge support: each region's adaptation and local implementations",

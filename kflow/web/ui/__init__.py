@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
         cases,
         create,
         inbox,
+        overdue,
         overview,
     )
 
@@ -42,7 +43,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, never cookies
 
-    for bp in (auth.bp, inbox.bp, cases.bp, create.bp, overview.bp, admin.bp):
+    for bp in (auth.bp, inbox.bp, cases.bp, create.bp, overview.bp, overdue.bp, admin.bp):
         app.register_blueprint(bp)
 
     settings = app.extensions["kflow"].settings

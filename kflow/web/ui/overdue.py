@@ -1,0 +1,35 @@
+"""Försenade: every case the user may read whose due date has passed, the most overdue first:
+where a coordinator sees which regions and units lag behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+
+from kflow.services import queries
+from kflow.web import db
+from kflow.web.ui.base import authority, install
+from kflow.web.ui.labels import today
+from kflow.web.ui.rows import case_rows
+
+bp = Blueprint("overdue", __name__)
+install(bp)
+
+PAGE_SIZE = 100
+
+
+@bp.get("/forsenade")
+def index() -> Any:
+    session = db.session()
+    auth = authority()
+    day = today()
+    limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
+    page = queries.overdue(session, auth, day, limit=limit, offset=offset)
+    return render_template(
+        "ui/overdue.html",
+        rows=case_rows(session, auth, page.items, day),
+        total=page.total,
+        offset=offset,
+        limit=limit,
+    )
