@@ -210,9 +210,11 @@ def _rows(
 def _arguments(
     convert: Callable[[Any], Any], order: tuple[str, ...] | None, params: Mapping[str, Any]
 ) -> Sequence[Any] | Mapping[str, Any]:
+    plain = _PLAIN  # most values are plain: no call for them
     if order is not None:
-        return tuple(convert(params[name]) for name in order)
-    return {k: convert(v) for k, v in params.items()}
+        values = [params[name] for name in order]
+        return tuple([v if type(v) in plain else convert(v) for v in values])
+    return {k: v if type(v) in plain else convert(v) for k, v in params.items()}
 
 
 def _json_value(value: Any) -> Any:
