@@ -26,9 +26,10 @@ the same order and the same totals), so the twin answers exactly kflow's questio
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,23 +94,26 @@ class KflowQueries:
             )
             return {"ids": [c.id for c in page.items], "total": page.total}
 
-    def history(self, user_id: int, ks_id: int) -> Any:
-        from kflow.services import queries
+    @contextlib.contextmanager
+    def _chain(self, user_id: int, ks_id: int) -> Iterator[tuple[Any, Any, Any]]:
+        """A read transaction with the user's authority and the knowledge support they read."""
         from kflow.services.cases import readable_case
 
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)
-            ks = readable_case(session, authority, ks_id, "knowledge_support")
+            yield session, authority, readable_case(session, authority, ks_id, "knowledge_support")
+
+    def history(self, user_id: int, ks_id: int) -> Any:
+        from kflow.services import queries
+
+        with self._chain(user_id, ks_id) as (session, authority, ks):
             events = queries.all_chain_history(session, authority, ks)
             return {"events": len(events), "ids_sum": sum(e.id for e in events)}
 
     def history_pages(self, user_id: int, ks_id: int) -> Any:
         from kflow.services import queries
-        from kflow.services.cases import readable_case
 
-        with self.runtime.transaction(write=False) as session:
-            authority = self._authority(session, user_id)
-            ks = readable_case(session, authority, ks_id, "knowledge_support")
+        with self._chain(user_id, ks_id) as (session, authority, ks):
             events: list[Any] = []
             offset = 0
             while True:  # the API's chain-history pages, as a client reads them all

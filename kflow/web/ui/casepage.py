@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -142,8 +142,52 @@ def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
     return describe(session, page.items, {case.id: case.type}), page.total
 
 
-def chain_cases(session: Session, ids: Collection[int]) -> Sequence[Any]:
-    """(id, type, owner_id) of the cases a history download names."""
+HISTORY_HEADER = [
+    "Tid",
+    "Ärende",
+    "Ärendetyp",
+    "Enhet",
+    "Händelse",
+    "Från läge",
+    "Till läge",
+    "Utförd av",
+    "Roll",
+    "Undantag av administratör",
+    "Uppgifter",
+    "Kommentar",
+]
+
+
+def history_table(
+    session: Session, rows: Sequence[Any], tz: str
+) -> tuple[list[str], Iterator[list[Any]]]:
+    """History rows of one case or a whole chain as a table for download: each row with its
+    case, the case's type and unit, and the entry as the case page shows it."""
+    cases = {c.id: c for c in _cases_named(session, {row.case_id for row in rows})}
+    units = units_by_id(session, (c.owner_id for c in cases.values()))
+    entries = describe(session, rows, {i: c.type for i, c in cases.items()})
+    lines = (
+        [
+            labels.local_time(entry.at, tz),
+            row.case_id,
+            MACHINES[cases[row.case_id].type].label,
+            units[cases[row.case_id].owner_id].name,
+            entry.action,
+            entry.from_label or "",
+            entry.to_label,
+            entry.actor,
+            entry.role,
+            "ja" if entry.override else "",
+            "; ".join(f"{label}: {text}" for label, text in entry.params),
+            entry.comment or "",
+        ]
+        for row, entry in zip(rows, entries, strict=True)
+    )
+    return HISTORY_HEADER, lines
+
+
+def _cases_named(session: Session, ids: Collection[int]) -> Sequence[Any]:
+    """(id, type, owner_id) of the cases history rows name."""
     if not ids:
         return []
     return session.execute(

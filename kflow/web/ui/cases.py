@@ -17,7 +17,7 @@ from kflow.web import db, retry
 from kflow.web.ui import casepage, diagram
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.forms import build_actions, is_number, lock_version_from, params_from
-from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, local_time, today
+from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, today
 from kflow.web.ui.rows import units_by_id
 from kflow.web.ui.spreadsheet import csv_download
 
@@ -100,41 +100,8 @@ def history_export(case_id: int) -> Any:
         rows = queries.all_chain_history(session, auth, case)
     else:
         rows = queries.all_history(session, case)
-    cases = {c.id: c for c in casepage.chain_cases(session, {row.case_id for row in rows})}
-    units = units_by_id(session, (c.owner_id for c in cases.values()))
-    entries = casepage.describe(session, rows, {i: c.type for i, c in cases.items()})
     tz = db.runtime().settings.timezone
-    header = [
-        "Tid",
-        "Ärende",
-        "Ärendetyp",
-        "Enhet",
-        "Händelse",
-        "Från läge",
-        "Till läge",
-        "Utförd av",
-        "Roll",
-        "Undantag av administratör",
-        "Uppgifter",
-        "Kommentar",
-    ]
-    lines = (
-        [
-            local_time(entry.at, tz),
-            row.case_id,
-            MACHINES[cases[row.case_id].type].label,
-            units[cases[row.case_id].owner_id].name,
-            entry.action,
-            entry.from_label or "",
-            entry.to_label,
-            entry.actor,
-            entry.role,
-            "ja" if entry.override else "",
-            "; ".join(f"{label}: {text}" for label, text in entry.params),
-            entry.comment or "",
-        ]
-        for row, entry in zip(rows, entries, strict=True)
-    )
+    header, lines = casepage.history_table(session, rows, tz)
     return csv_download(f"historik-{case.id}.csv", header, lines)
 
 
