@@ -25,8 +25,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-
 
 class JsonValue:
     """A value for a JSON column; None becomes JSON null, as SQLAlchemy's JSON type stores it."""
@@ -40,20 +38,43 @@ class JsonValue:
 _PLAIN = (int, str, float, type(None))
 
 
+def _sqlite_datetime_text(value: dt.datetime) -> str:
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_json_text(value: JsonValue) -> str:
+    return "null" if value.value is None else json.dumps(value.value)
+
+
+# By exact type: one look-up for the values the hot path binds. A subclass (a bool is an int)
+# goes through _sqlite_value's checks.
+_SQLITE_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    dt.datetime: _sqlite_datetime_text,
+    dt.date: dt.date.isoformat,
+    bool: int,
+    JsonValue: _sqlite_json_text,
+}
+
+
 def _sqlite_value(value: Any) -> Any:
     # The same text SQLAlchemy's SQLite DATE and DATETIME types store (naive UTC for the latter).
+    convert = _SQLITE_BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
     if type(value) in _PLAIN:
         return value
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where an aware one is required")
-        return value.astimezone(dt.UTC).replace(tzinfo=None).strftime(_SQLITE_DATETIME)
+        return _sqlite_datetime_text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, JsonValue):
-        return json.dumps(value.value)
+        return _sqlite_json_text(value)
     if isinstance(value, ListValue):
         return json.dumps(value.values)
     return value

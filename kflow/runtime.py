@@ -6,15 +6,44 @@ import contextlib
 import dataclasses
 import gc
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kflow.config import ConfigError, Settings, load_settings
 from kflow.db import begin_write, make_engine, make_sessionmaker
+
+
+class _Held:
+    """A thread's connection, kept between its transactions, and the session bound to it.
+
+    Checking a connection out of the pool and back in, with the Connection and the session's
+    bookkeeping around it, costs more than a click's UPDATE; a thread that keeps one pays it
+    once. Between transactions the connection is idle (no transaction, no snapshot): what the
+    pool would otherwise keep idle on the thread's behalf.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.generation = runtime._generation
+        self.connection: Connection = runtime.engine.connect()
+        self.session: Session = runtime.sessions(bind=self.connection)
+        self.busy = False
+        self.begin_mode = "DEFERRED"  # the kflow_begin execution option it carries
+        # Closed with the thread that held it (its threading.local entry goes) or at dispose.
+        self._finalizer = weakref.finalize(self, _close_quietly, self.connection)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _close_quietly(connection: Connection) -> None:
+    with contextlib.suppress(SQLAlchemyError, RuntimeError):
+        connection.close()
 
 
 @dataclasses.dataclass
@@ -22,11 +51,28 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    # Each thread keeps its last closed session for its next transaction: a closed session
-    # holds no connection and no objects, and making a new one costs more than a small UPDATE.
-    _parked: threading.local = dataclasses.field(
+    # When sessions come from the engine, each thread keeps one connection and its session
+    # for its transactions (see _Held); a second, nested transaction gets a session of its own.
+    _local: threading.local = dataclasses.field(
         default_factory=threading.local, init=False, repr=False, compare=False
     )
+    _held: weakref.WeakSet[_Held] = dataclasses.field(
+        default_factory=weakref.WeakSet, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+    _generation: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._holds:
+            # engine.dispose() (a test's teardown, or kflow.hotpath after a lost connection)
+            # also lets go of the connections the threads hold.
+            event.listen(self.engine, "engine_disposed", _on_dispose(self))
+
+    @property
+    def _holds(self) -> bool:
+        return isinstance(self.sessions.kw.get("bind"), Engine)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Runtime:
@@ -38,25 +84,101 @@ class Runtime:
         engine = make_engine(url)
         return cls(settings, engine, make_sessionmaker(engine))
 
+    def begin(self, write: bool = True) -> Session:
+        """A session for one transaction, to be given back with ``end``. A writer takes the
+        write lock up front (BEGIN IMMEDIATE on SQLite)."""
+        held = self._free_held() if self._holds else None
+        session = self.sessions() if held is None else held.session
+        try:
+            if held is None:
+                if write:
+                    begin_write(session)
+            elif self.engine.dialect.name == "sqlite":
+                # The held connection keeps its options: BEGIN as this transaction needs.
+                mode = "IMMEDIATE" if write else "DEFERRED"
+                if held.begin_mode != mode:
+                    held.connection.execution_options(kflow_begin=mode)
+                    held.begin_mode = mode
+                if write:
+                    session.connection()
+        except BaseException:
+            self.end(session)
+            raise
+        return session
+
+    def end(self, session: Session) -> None:
+        """Close ``session`` (what it did not commit is rolled back) and free it."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None or held.session is not session:
+            session.close()
+            return
+        closed = False
+        try:
+            session.close()
+            closed = True
+        finally:
+            if not closed or held.connection.invalidated or held.generation != self._generation:
+                self._drop(held)  # broken, or its pool was disposed: the next one is new
+            held.busy = False
+
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any exception."""
-        session: Session | None = getattr(self._parked, "session", None)
-        if session is None:  # none parked, or this thread is already inside a transaction
-            session = self.sessions()
-        else:
-            self._parked.session = None
+        session = self.begin(write)
         try:
-            if write:
-                begin_write(session)
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
-            session.close()
-            self._parked.session = session
+            self.end(session)
+
+    def _free_held(self) -> _Held | None:
+        """The thread's held connection and session, now busy; None if already in use (a
+        transaction inside a transaction gets a session of its own)."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None:
+            if held.busy:
+                return None
+            with self._lock:  # against _disposed closing it meanwhile
+                if held.generation == self._generation:
+                    held.busy = True
+                    return held
+            self._drop(held)
+        held = _Held(self)
+        held.busy = True
+        with self._lock:
+            self._held.add(held)
+        self._local.held = held
+        return held
+
+    def _drop(self, held: _Held) -> None:
+        with self._lock:
+            self._held.discard(held)
+        if getattr(self._local, "held", None) is held:
+            self._local.held = None
+        held.close()
+
+    def _disposed(self) -> None:
+        """The engine's pool was replaced: idle held connections close now, busy ones when
+        their transaction ends."""
+        with self._lock:
+            self._generation += 1
+            idle = [h for h in self._held if not h.busy]
+        for held in idle:
+            held.close()
+
+
+def _on_dispose(runtime: Runtime) -> Any:
+    ref = weakref.ref(runtime)
+
+    def disposed(_engine: Engine) -> None:
+        found = ref()
+        if found is not None:
+            found._disposed()
+
+    return disposed
 
 
 def _check_database_url(url: str) -> None:

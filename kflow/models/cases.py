@@ -40,7 +40,6 @@ class Case(Base):
         Index("ix_cases_type_state", "type", "state", "due"),
         # The overview's knowledge supports, newest first, a page read from the index in order.
         Index("ix_cases_type_id", "type", "id"),
-        Index("ix_cases_due", "due"),
         # Lists reach cases through the units a person works in, then by type and state (the
         # inbox, visibility); with the due date in the index they count without reading rows.
         Index("ix_cases_owner", "owner_id", "type", "state", "due"),

@@ -74,7 +74,7 @@ _LOAD = Prepared(
     .where(CASES.c.id == bindparam("case_id"))
 )
 _NAMES = [c.key for c in CASES.c]
-_CONVERT = list(enumerate(reader(list(CASES.c))))
+_CONVERT = [(i, f) for i, f in enumerate(reader(list(CASES.c))) if f is not None]
 # The one write of a trigger without effects: the new state and due date, guarded by version.
 _MOVE = (
     update(CASES)
@@ -115,8 +115,7 @@ def load_for_fire(
         raise NotFound(f"Det finns inget ärende {case_id} av den typen.")
     values = list(rows[0][: len(_NAMES)])
     for i, convert in _CONVERT:
-        if convert is not None:
-            values[i] = convert(values[i])
+        values[i] = convert(values[i])
     case = CaseRow(dict(zip(_NAMES, values, strict=True)))
     reach: dict[int, set[str]] = {
         u: set() for u in (case.owner_id, case.assignee_id, case.region_id) if u is not None
@@ -441,9 +440,10 @@ def _move(
             set_committed_value(case, column, value)
     else:
         case.__dict__.update(values)
-        held = session.identity_map.get(Session.identity_key(Case, case.id))
-        if held is not None:  # an ORM copy read earlier in this transaction is stale now
-            session.expire(held)
+        if session.identity_map:  # an ORM copy read earlier in this transaction is stale now
+            held = session.identity_map.get(Session.identity_key(Case, case.id))
+            if held is not None:
+                session.expire(held)
 
 
 def _authorize(authority: Authority, case: Case | CaseRow, spec: Any, override: bool) -> str | None:

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
-from kflow.db import begin_write
 from kflow.runtime import Runtime
 from kflow.transient import commit_outcome_unknown, driver_error
 from kflow.web import retry
@@ -23,9 +22,7 @@ def runtime() -> Runtime:
 def session() -> Session:
     """The request's session, opened on first use (writers take the write lock up front)."""
     if "db" not in g:
-        g.db = runtime().sessions()
-        if request.method not in SAFE_METHODS:
-            begin_write(g.db)
+        g.db = runtime().begin(write=request.method not in SAFE_METHODS)
     db: Session = g.db
     return db
 
@@ -57,7 +54,7 @@ def discard() -> None:
             if driver_error(exc) is None:
                 raise
         finally:
-            db.close()
+            runtime().end(db)
 
 
 def init_app(app: Flask) -> None:

@@ -73,11 +73,7 @@ def _record_token_use(response: Response) -> Response:
     token_id = g.pop("api_token_touch", None)
     if token_id is None:
         return response
-    request_session: Any = g.pop("db", None)
-    if request_session is not None:
-        if request_session.in_transaction():
-            request_session.rollback()
-        request_session.close()
+    db.discard()
     try:
         with db.runtime().transaction() as session:
             tokens.touch(session, token_id, utcnow())
