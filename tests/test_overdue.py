@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from kflow.errors import ValidationError
 from kflow.models import Case
 from kflow.services import queries
+from kflow.services.authority import SYSTEM, Authority
 from tests.world import MEMBERSHIPS
 
 TODAY = dt.date(2026, 6, 1)
@@ -50,6 +51,13 @@ def test_overdue_is_the_visible_cases_past_due(overdue_world, session, who):
     assert [c.id for c in page.items] == want
     assert page.total == len(want)
     assert all(c.due < TODAY for c in page.items)
+
+
+def test_the_system_sees_every_case_past_due(overdue_world, session):
+    want = session.scalars(select(Case.id).where(Case.due < TODAY).order_by(Case.due, Case.id))
+    page = queries.overdue(session, Authority(session, SYSTEM), TODAY, limit=500)
+    assert [c.id for c in page.items] == list(want)
+    assert page.total == len(page.items) > 4
 
 
 def test_overdue_pages_and_limits(overdue_world, session):

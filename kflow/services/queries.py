@@ -166,16 +166,17 @@ def list_cases(
     return Page(items, total)
 
 
-def _act_selects(authority: Authority) -> list[Select[Any]]:
+def _act_selects(authority: Authority) -> list[list[Select[Any]]]:
     """(id, due) of the cases the actor can act on now, as one SELECT per (case type, role,
-    place): each reads one index (owner, assignee or region, then type, state and due) and no
-    table rows, so the inbox costs what the actor's own cases cost, not what the database holds.
+    place), grouped by case type: each reads one index (owner, assignee or region, then type,
+    state and due) and no table rows, so the inbox costs what the actor's own cases cost, not
+    what the database holds.
     """
     by_role: dict[str, set[int]] = defaultdict(set)
     for unit_id, role in authority.memberships:
         by_role[role].add(unit_id)
     c = CASES.c
-    selects: list[Select[Any]] = []
+    groups: list[list[Select[Any]]] = []
     for case_type, machine in MACHINES.items():
         # (role, scope) -> states where that grant allows some manual trigger
         states: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -183,6 +184,7 @@ def _act_selects(authority: Authority) -> list[Select[Any]]:
             for grant in spec.grants:
                 if grant.role in by_role:
                     states[(grant.role, grant.scope)] |= spec.sources
+        selects: list[Select[Any]] = []
         for (role, scope), state_set in states.items():
             reach = _below(by_role[role])
             places = [c.owner_id, c.assignee_id] if scope == CASE else [c.region_id]
@@ -193,17 +195,27 @@ def _act_selects(authority: Authority) -> list[Select[Any]]:
                         place.in_(reach), c.type == case_type, c.state.in_(sorted(state_set))
                     )
                 )
-    return selects
+        if selects:
+            groups.append(selects)
+    return groups
 
 
 def inbox(session: Session, authority: Authority, *, limit: Any = None, offset: Any = None) -> Page:
     """Cases the actor can act on now, earliest due first (undated last)."""
     lim, off = page_args(limit, offset)
-    selects = _act_selects(authority)
-    if not selects:
+    groups = _act_selects(authority)
+    if not groups:
         return Page([], 0)
-    # UNION, not OR: each part reads its own index, and a case two roles reach counts once.
-    matches = union(*selects).subquery("inbox")
+    # UNION, not OR: each part reads its own index, and a case two roles (or an owner and an
+    # assignee) reach counts once. A case has one type, so the types are a UNION ALL: only the
+    # parts of one type are checked for repeats, not every match.
+    parts = [group[0] if len(group) == 1 else union(*group) for group in groups]
+    if len(parts) == 1:
+        matches = parts[0].subquery("inbox")
+    else:  # SQLite takes no parenthesised compound inside another: a UNION goes in a subquery
+        matches = union_all(
+            *(part if isinstance(part, Select) else part.subquery().select() for part in parts)
+        ).subquery("inbox")
     order = (matches.c.due.is_(None), matches.c.due, matches.c.id)
     return _case_page(session, matches, order, lim, off)
 
@@ -233,7 +245,12 @@ def _visible_selects(authority: Authority, condition: ColumnElement[bool]) -> li
     seeing a case, each on its own index."""
     c = CASES.c
     ways = _ways_of_seeing(authority, owners_outside_reached_regions=True)
-    return [select(c.id, c.due).where(way, condition) for way in ways or [true()]]
+    if ways is None:  # the system sees every case: a part per type, on (type, state, due)
+        ways = [
+            and_(c.type == case_type, c.state.in_(sorted(machine.state_names)))
+            for case_type, machine in MACHINES.items()
+        ]
+    return [select(c.id, c.due).where(way, condition) for way in ways]
 
 
 def overdue(
