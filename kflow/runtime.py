@@ -37,7 +37,11 @@ class _Held:
         # Closed with the thread that held it (its threading.local entry goes) or at dispose.
         self._finalizer = weakref.finalize(self, _close_quietly, self.connection)
 
-    def close(self) -> None:
+    def discard(self) -> None:
+        """Close the connection for good: not back into a pool that may have been disposed
+        (a disposed pool keeps what is checked in later, open, until it is collected)."""
+        with contextlib.suppress(SQLAlchemyError, RuntimeError):
+            self.connection.invalidate()
         self._finalizer()
 
 
@@ -158,7 +162,7 @@ class Runtime:
             self._held.discard(held)
         if getattr(self._local, "held", None) is held:
             self._local.held = None
-        held.close()
+        held.discard()
 
     def _disposed(self) -> None:
         """The engine's pool was replaced: idle held connections close now, busy ones when
@@ -167,7 +171,7 @@ class Runtime:
             self._generation += 1
             idle = [h for h in self._held if not h.busy]
         for held in idle:
-            held.close()
+            held.discard()
 
 
 def _on_dispose(runtime: Runtime) -> Any:

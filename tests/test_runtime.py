@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -114,6 +115,14 @@ def test_dispose_lets_go_of_the_held_connection(committed_runtime: Runtime) -> N
         old = dbapi_of(session)
     rt.engine.dispose()
     assert rt.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    if rt.engine.dialect.name == "postgresql":  # and the server sees no session of ours
+        url = rt.settings.resolved_database_url.replace("+psycopg", "")
+        with psycopg.connect(url) as probe:
+            others = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert others == (0,)
     with rt.transaction(write=False) as session:
         assert dbapi_of(session) is not old
         assert unit_count_now(session) > 0
