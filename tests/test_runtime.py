@@ -27,7 +27,7 @@ def dbapi_of(session: Session) -> Any:
 
 def unit_count(rt: Runtime) -> int:
     with rt.transaction(write=False) as session:
-        return int(session.scalar(select(func.count()).select_from(Unit)) or 0)
+        return unit_count_now(session)
 
 
 def rename_first_unit(session: Session, name: str) -> None:
