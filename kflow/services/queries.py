@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict, namedtuple
 from collections.abc import Sequence
-from functools import partial
+from functools import cache, partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     and_,
@@ -21,7 +22,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    true,
     union,
     union_all,
 )
@@ -30,8 +30,18 @@ from sqlalchemy.orm import Session
 from kflow.errors import ValidationError
 from kflow.hotpath import ListValue, Prepared, in_list, reader, rows_of
 from kflow.models import Case, CaseRow, KnowledgeSupport, Unit, UnitClosure, UnitKind
-from kflow.services.authority import REGION_WIDE, Authority
+from kflow.services.authority import Authority
 from kflow.services.history import CASES, EVENTS
+from kflow.services.visibility import (
+    EVERY_CASE,
+    EVERY_SUPPORT,
+    LIST_SETS,
+    Way,
+    disjoint_parts,
+    unit_set_values,
+    unit_ways,
+    visible,
+)
 from kflow.states import MACHINES
 from kflow.states.base import CASE, REGION
 from kflow.states.knowledge_support import KINDS
@@ -64,50 +74,6 @@ def page_args(limit: Any, offset: Any) -> tuple[int, int]:
 
 def _below(unit_ids: set[int]) -> Select[Any]:
     return select(UnitClosure.descendant_id).where(UnitClosure.ancestor_id.in_(unit_ids))
-
-
-def _ways_of_seeing(
-    authority: Authority, *, owners_outside_reached_regions: bool = False
-) -> list[ColumnElement[bool]] | None:
-    """The conditions under which the actor may read a case (see Authority.can_read), one per
-    way of seeing it; None for the system, which sees everything.
-
-    ``owners_outside_reached_regions``: a case's region is its owner's region, so cases owned
-    inside a region the actor reaches are all seen through the region condition already; the
-    owner condition may then name only the other units (national ones, or a local unit's own),
-    which spares a list built from these conditions one way (a UNION) reading them twice.
-    """
-    if authority.actor.is_system:
-        return None
-    c = CASES.c
-    ways: list[ColumnElement[bool]] = [c.type == "knowledge_support"]
-    units = authority.member_unit_ids
-    if not units:
-        return ways
-    reach = _below(units)
-    owners = reach
-    if owners_outside_reached_regions:
-        reached_regions = select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(reach))
-        in_reached_region = select(UnitClosure.descendant_id).where(
-            UnitClosure.ancestor_id.in_(reached_regions)
-        )
-        owners = _below(units).where(UnitClosure.descendant_id.not_in(in_reached_region))
-    above = select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id.in_(units))
-    their_supports = select(c.id).where(c.type == "knowledge_support", c.owner_id.in_(reach))
-    return [
-        *ways,
-        and_(c.region_id.in_(above), c.type.in_(REGION_WIDE)),
-        c.owner_id.in_(owners),
-        c.assignee_id.in_(reach),
-        c.region_id.in_(reach),
-        c.knowledge_support_id.in_(their_supports),
-    ]
-
-
-def visible(authority: Authority) -> ColumnElement[bool]:
-    """Cases the actor may read (see Authority.can_read), as a SQL condition."""
-    ways = _ways_of_seeing(authority)
-    return true() if ways is None else or_(*ways)
 
 
 def _kind(kind: str) -> str:
@@ -240,17 +206,36 @@ def _case_page(session: Session, matches: Any, order: Sequence[Any], lim: int, o
     return Page([found[i] for i in ids], total)
 
 
-def _visible_selects(authority: Authority, condition: ColumnElement[bool]) -> list[Select[Any]]:
-    """(id, due) of the cases the actor may read that meet ``condition``, one SELECT per way of
-    seeing a case, each on its own index."""
+class _OverdueReads(NamedTuple):
+    page: Prepared  # ids, by "today", "lim", "off" and the unit sets (see LIST_SETS)
+    total: Prepared
+
+
+def _overdue_reads(ways: Sequence[Way]) -> _OverdueReads:
     c = CASES.c
-    ways = _ways_of_seeing(authority, owners_outside_reached_regions=True)
-    if ways is None:  # the system sees every case: a part per type, on (type, state, due)
-        ways = [
-            and_(c.type == case_type, c.state.in_(sorted(machine.state_names)))
-            for case_type, machine in MACHINES.items()
-        ]
-    return [select(c.id, c.due).where(way, condition) for way in ways]
+    parts = disjoint_parts(ways, c.due < bindparam("today", type_=Date), (c.id, c.due))
+    matches = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("overdue")
+    return _OverdueReads(
+        page=Prepared(
+            select(matches.c.id)
+            .order_by(matches.c.due, matches.c.id)
+            .limit(bindparam("lim"))
+            .offset(bindparam("off"))
+        ),
+        total=Prepared(select(func.count()).select_from(matches)),
+    )
+
+
+_SYSTEM_OVERDUE = _overdue_reads([EVERY_CASE])
+_UNIT_WAYS = unit_ways(LIST_SETS, owners_outside_reached_regions=True)
+
+
+@cache
+def _overdue_of(sets: frozenset[str]) -> _OverdueReads:
+    """The overdue reads of an actor whose non-empty unit sets are ``sets``, compiled once for
+    each such shape: a way through an empty set reaches nothing, so it is left out (and so are
+    the other parts' checks against it)."""
+    return _overdue_reads([EVERY_SUPPORT, *(way for way in _UNIT_WAYS if way.among in sets)])
 
 
 def overdue(
@@ -261,10 +246,26 @@ def overdue(
     limit: Any = None,
     offset: Any = None,
 ) -> Page:
-    """Open cases the actor may read whose due date has passed, the most overdue first."""
+    """Open cases the actor may read whose due date has passed, the most overdue first.
+
+    The visibility parts never meet (see ``disjoint_parts``), so the page is a sorted UNION ALL
+    and the total a count of it, taken only when the page does not already tell it.
+    """
     lim, off = page_args(limit, offset)
-    matches = union(*_visible_selects(authority, CASES.c.due < today)).subquery("overdue")
-    return _case_page(session, matches, (matches.c.due, matches.c.id), lim, off)
+    params: dict[str, Any] = {"today": today, "lim": lim, "off": off}
+    if authority.actor.is_system:
+        reads = _SYSTEM_OVERDUE
+    else:
+        sets = unit_set_values(session, authority.member_unit_ids)
+        params.update(sets)
+        reads = _overdue_of(frozenset(name for name, value in sets.items() if value.values))
+    ids = [row[0] for row in reads.page.execute(session, params).fetchall()]
+    if len(ids) < lim and (ids or off == 0):
+        total = off + len(ids)
+    else:
+        total = reads.total.execute(session, params).fetchone()[0]
+    found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    return Page([found[i] for i in ids], total)
 
 
 # History rows: the columns as attributes, read in bulk with prepared statements; they are never
