@@ -327,11 +327,13 @@ class Suite:
 
     def profiles(self, targets: list[dict[str, Any]]) -> None:
         failing = [t for t in targets if t["status"] == "FAIL"]
-        if not failing or not self.profile:
+        if not self.profile:
             return
         self.profiles_dir.mkdir(parents=True, exist_ok=True)
-        for old in self.profiles_dir.glob("*.txt"):
+        for old in self.profiles_dir.glob("*.txt"):  # an earlier run's, of targets now met
             old.unlink()
+        if not failing:
+            return
         plan = self.profile_plan(failing)
         if self.quick:  # a smoke run only checks that profiling works
             plan = dict(list(plan.items())[:2])
