@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from kflow.errors import ValidationError
 from kflow.hotpath import ListValue, Prepared, in_list, reader, rows_of
-from kflow.models import Case, CaseRow, KnowledgeSupport, Unit, UnitClosure, UnitKind
+from kflow.models import Case, CaseRow, KnowledgeSupport, Unit, UnitKind
 from kflow.services.authority import Authority
 from kflow.services.history import CASES, EVENTS
 from kflow.services.visibility import (
@@ -37,6 +37,7 @@ from kflow.services.visibility import (
     EVERY_SUPPORT,
     LIST_SETS,
     Way,
+    below,
     disjoint_parts,
     unit_set_values,
     unit_ways,
@@ -70,10 +71,6 @@ def page_args(limit: Any, offset: Any) -> tuple[int, int]:
     if off > MAX_OFFSET:
         raise ValidationError(f"offset får vara högst {MAX_OFFSET}.")
     return lim, off
-
-
-def _below(unit_ids: set[int]) -> Select[Any]:
-    return select(UnitClosure.descendant_id).where(UnitClosure.ancestor_id.in_(unit_ids))
 
 
 def _kind(kind: str) -> str:
@@ -152,7 +149,7 @@ def _act_selects(authority: Authority) -> list[list[Select[Any]]]:
                     states[(grant.role, grant.scope)] |= spec.sources
         selects: list[Select[Any]] = []
         for (role, scope), state_set in states.items():
-            reach = _below(by_role[role])
+            reach = below(by_role[role])
             places = [c.owner_id, c.assignee_id] if scope == CASE else [c.region_id]
             assert scope in (CASE, REGION)
             for place in places:
@@ -201,9 +198,13 @@ def _case_page(session: Session, matches: Any, order: Sequence[Any], lim: int, o
         total = rows[0][1]
     else:  # past the last page: count them without a page
         total = connection.execute(select(func.count()).select_from(matches)).scalar() or 0
-    ids = [row[0] for row in rows]
+    return Page(_cases_in_order(session, [row[0] for row in rows]), total)
+
+
+def _cases_in_order(session: Session, ids: list[int]) -> list[Case]:
+    """The cases ``ids`` names, in that order (one read)."""
     found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
-    return Page([found[i] for i in ids], total)
+    return [found[i] for i in ids]
 
 
 class _OverdueReads(NamedTuple):
@@ -264,8 +265,7 @@ def overdue(
         total = off + len(ids)
     else:
         total = reads.total.execute(session, params).fetchone()[0]
-    found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
-    return Page([found[i] for i in ids], total)
+    return Page(_cases_in_order(session, ids), total)
 
 
 # History rows: the columns as attributes, read in bulk with prepared statements; they are never

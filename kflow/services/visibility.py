@@ -50,11 +50,11 @@ class Way(NamedTuple):
 
 
 EVERY_SUPPORT = Way("every_support", ("knowledge_support",))
+EVERY_CASE = Way("every_case", EVERY_TYPE)  # the system's
 
 # Ways that never reach the same case when the owner way leaves out the reached regions (see
 # unit_ways): a case's region is its owner's region.
 _DISJOINT = frozenset({frozenset({"region", "owner_outside_reached_regions"})})
-EVERY_CASE = Way("every_case", EVERY_TYPE)  # the system's
 
 
 class UnitSets(NamedTuple):
@@ -67,24 +67,24 @@ class UnitSets(NamedTuple):
     their_supports: Any  # the knowledge supports owned in reach
 
 
-def subquery_sets(units: set[int], *, owners_outside_reached_regions: bool) -> UnitSets:
-    c = CASES.c
-    closure = UnitClosure
-    reach = select(closure.descendant_id).where(closure.ancestor_id.in_(units))
-    reached_regions = select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(reach))
-    above = select(closure.ancestor_id).where(closure.descendant_id.in_(units))
-    owners = reach
-    if owners_outside_reached_regions:
-        in_reached_region = select(closure.descendant_id).where(
-            closure.ancestor_id.in_(reached_regions)
-        )
-        owners = reach.where(closure.descendant_id.not_in(in_reached_region))
+def below(unit_ids: set[int]) -> Select[Any]:
+    """The units at or below ``unit_ids``."""
+    return select(UnitClosure.descendant_id).where(UnitClosure.ancestor_id.in_(unit_ids))
+
+
+def subquery_sets(units: set[int]) -> UnitSets:
+    """The unit sets of an actor whose units are ``units``, as subqueries; the owner way names
+    every unit reached."""
+    reach = below(units)
+    above = select(UnitClosure.ancestor_id).where(UnitClosure.descendant_id.in_(units))
     return UnitSets(
         reach=reach,
-        reached_regions=reached_regions,
+        reached_regions=select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(reach)),
         regions_above=select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(above)),
-        owners=owners,
-        their_supports=select(c.id).where(c.type == "knowledge_support", c.owner_id.in_(reach)),
+        owners=reach,
+        their_supports=select(CASES.c.id).where(
+            CASES.c.type == "knowledge_support", CASES.c.owner_id.in_(reach)
+        ),
     )
 
 
@@ -114,18 +114,14 @@ def unit_ways(sets: UnitSets, *, owners_outside_reached_regions: bool) -> list[W
     ]
 
 
-def ways_of_seeing(
-    authority: Authority, *, owners_outside_reached_regions: bool = False
-) -> list[Way] | None:
+def ways_of_seeing(authority: Authority) -> list[Way] | None:
     """The ways the actor may read a case; None for the system, which sees everything."""
     if authority.actor.is_system:
         return None
     units = authority.member_unit_ids
     if not units:
         return [EVERY_SUPPORT]
-    flag = owners_outside_reached_regions
-    sets = subquery_sets(units, owners_outside_reached_regions=flag)
-    return [EVERY_SUPPORT, *unit_ways(sets, owners_outside_reached_regions=flag)]
+    return [EVERY_SUPPORT, *unit_ways(subquery_sets(units), owners_outside_reached_regions=False)]
 
 
 def _of_type(types: tuple[str, ...]) -> ColumnElement[bool] | None:
