@@ -108,6 +108,11 @@ def sqlite_datetime(value: Any) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+# Session.info key: the connection whose transaction the session joins on first use
+# (kflow.runtime.HeldSession). Statements run there without starting the session's own.
+OUTER_CONNECTION = "kflow_outer_connection"
+
+
 def _dbapi(bind: Session | Connection) -> tuple[Connection, Any]:
     """The connection and DBAPI connection of ``bind``'s current transaction (begun if need be).
 
@@ -117,6 +122,10 @@ def _dbapi(bind: Session | Connection) -> tuple[Connection, Any]:
     if isinstance(bind, Connection):
         return bind, bind.connection.dbapi_connection
     transaction = bind.get_transaction()
+    if transaction is None:
+        outer: Connection | None = bind.info.get(OUTER_CONNECTION)
+        if outer is not None and outer.in_transaction():
+            return outer, outer.connection.dbapi_connection
     cached = bind.info.get("kflow_dbapi")
     if transaction is not None and cached is not None and cached[0] is transaction:
         return cached[1], cached[2]

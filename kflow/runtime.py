@@ -17,6 +17,47 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kflow.config import ConfigError, Settings, load_settings
 from kflow.db import begin_write, make_engine, make_sessionmaker
+from kflow.hotpath import OUTER_CONNECTION
+
+
+class HeldSession(Session):
+    """The session of a thread's held connection, joined to a transaction begun on it.
+
+    ``Runtime.begin`` begins the transaction on the connection itself; the session joins it
+    ("control_fully": the session's commit, rollback and close end it) only when the ORM is
+    used. The hot path (kflow.hotpath) runs its statements on the connection directly, so a
+    click never builds the session's transaction bookkeeping, which costs as much as the
+    click's own UPDATE. Commit, rollback, close and ``in_transaction`` see the connection's
+    transaction whether or not the session joined it.
+    """
+
+    bind: Connection
+
+    def in_transaction(self) -> bool:
+        return super().in_transaction() or self.bind.in_transaction()
+
+    def commit(self) -> None:
+        if self.get_transaction() is None:
+            self.flush()  # pending ORM changes join the connection's transaction
+        if self.get_transaction() is None:
+            if self.bind.in_transaction():
+                self.bind.commit()
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        if self.get_transaction() is None:
+            if self.bind.in_transaction():
+                self.bind.rollback()
+            return
+        super().rollback()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.bind.in_transaction():
+                self.bind.rollback()
 
 
 class _Held:
@@ -31,7 +72,9 @@ class _Held:
     def __init__(self, runtime: Runtime) -> None:
         self.generation = runtime._generation
         self.connection: Connection = runtime.engine.connect()
-        self.session: Session = runtime.sessions(bind=self.connection)
+        options = {**runtime.sessions.kw, "bind": self.connection}
+        self.session = HeldSession(**options, join_transaction_mode="control_fully")
+        self.session.info[OUTER_CONNECTION] = self.connection
         self.busy = False
         self.begin_mode = "DEFERRED"  # the kflow_begin execution option it carries
         # Closed with the thread that held it (its threading.local entry goes) or at dispose.
@@ -97,14 +140,14 @@ class Runtime:
             if held is None:
                 if write:
                     begin_write(session)
-            elif self.engine.dialect.name == "sqlite":
-                # The held connection keeps its options: BEGIN as this transaction needs.
-                mode = "IMMEDIATE" if write else "DEFERRED"
-                if held.begin_mode != mode:
-                    held.connection.execution_options(kflow_begin=mode)
-                    held.begin_mode = mode
-                if write:
-                    session.connection()
+            else:
+                if self.engine.dialect.name == "sqlite":
+                    # The held connection keeps its options: BEGIN as this transaction needs.
+                    mode = "IMMEDIATE" if write else "DEFERRED"
+                    if held.begin_mode != mode:
+                        held.connection.execution_options(kflow_begin=mode)
+                        held.begin_mode = mode
+                held.connection.begin()  # the session joins it on first use (HeldSession)
         except BaseException:
             self.end(session)
             raise
