@@ -37,7 +37,7 @@ class HeldSession(Session):
         return super().in_transaction() or self.bind.in_transaction()
 
     def commit(self) -> None:
-        if self.get_transaction() is None:
+        if self.get_transaction() is None and not self._pristine():
             self.flush()  # pending ORM changes join the connection's transaction
         if self.get_transaction() is None:
             if self.bind.in_transaction():
@@ -54,10 +54,15 @@ class HeldSession(Session):
 
     def close(self) -> None:
         try:
-            super().close()
+            if self.get_transaction() is not None or not self._pristine():
+                super().close()
         finally:
             if self.bind.in_transaction():
                 self.bind.rollback()
+
+    def _pristine(self) -> bool:
+        """Holds no objects, new or loaded (a click's session): closing it has nothing to do."""
+        return not self.identity_map and not self._new
 
 
 class _Held:

@@ -111,3 +111,5 @@ def test_changes_made_after_a_commit_are_committed_too(committed_runtime: Runtim
         session.commit()
         unit.name = "Ändrad utan transaktion"  # the session begins anew for it
     assert (name_of(rt, first), name_of(rt, second)) == ("Första commit", "Ändrad utan transaktion")
+    with rt.transaction(write=False) as session:
+        assert len(session.identity_map) == 0  # nothing of that unit of work lingers
