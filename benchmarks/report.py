@@ -421,11 +421,10 @@ NOTES = {
     "durable: kflow ≥ 0.5 × raw_sqlite": (
         "In durable mode the floor is the WAL fsync of each COMMIT, which kflow pays like raw "
         "(about 280 µs here for either). The rest of kflow's click is three statements, "
-        "prepared and run on the DBAPI connection, where raw's is two, and the session's "
-        "transaction: an empty write transaction on the thread's held connection and session "
-        "measures 55 µs, raw's BEGIN and COMMIT 7 µs. kflow also reads the case and the "
-        "user's roles on it, and appends 9.5 WAL pages per click where raw's appends 8.5 (the "
-        "next reminder date's index; measured over 100 clicks). The ratio therefore moves with "
+        "prepared and run on the DBAPI connection, where raw's is two, and the transaction: an "
+        "empty write transaction on the thread's held connection measures 26 µs, raw's BEGIN "
+        "and COMMIT 6 µs. kflow also reads the case and the user's roles on it; both append "
+        "about 8 WAL pages per click (measured over 100 clicks). The ratio therefore moves with "
         "the disk: the faster the fsync, the larger kflow's share of the click."
     ),
     "inbox p95 at 312k ≤ 3 × at 3k": (
