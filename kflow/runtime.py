@@ -36,21 +36,20 @@ class HeldSession(Session):
     def in_transaction(self) -> bool:
         return super().in_transaction() or self.bind.in_transaction()
 
+    # Adding, changing or loading an object begins the session's transaction (joined to the
+    # connection's), so a session without one has nothing of its own to flush or forget.
+
     def commit(self) -> None:
-        if self.get_transaction() is None and not self._pristine():
-            self.flush()  # pending ORM changes join the connection's transaction
-        if self.get_transaction() is None:
-            if self.bind.in_transaction():
-                self.bind.commit()
-            return
-        super().commit()
+        if self.get_transaction() is not None:
+            super().commit()
+        elif self.bind.in_transaction():
+            self.bind.commit()
 
     def rollback(self) -> None:
-        if self.get_transaction() is None:
-            if self.bind.in_transaction():
-                self.bind.rollback()
-            return
-        super().rollback()
+        if self.get_transaction() is not None:
+            super().rollback()
+        elif self.bind.in_transaction():
+            self.bind.rollback()
 
     def close(self) -> None:
         try:
