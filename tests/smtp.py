@@ -6,6 +6,7 @@ mails say: the (rung, case id) items of a reminder or digest, the case links of 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import email
@@ -95,13 +96,17 @@ class Received:
 
 
 class Capture:
-    """aiosmtpd handler that keeps every message."""
+    """aiosmtpd handler that keeps every message; with a ``delay``, each answer to a message
+    comes that many seconds late (other sessions go on meanwhile), as from a busy server."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.delay = delay
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         raw = bytes(envelope.content)
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -115,10 +120,10 @@ class Capture:
 class SmtpServer:
     """Start, stop and restart a capturing SMTP server on one fixed port."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, delay: float = 0.0) -> None:
         self.host = HOST
         self.port = port or free_port()
-        self.capture = Capture()
+        self.capture = Capture(delay)
         self._controller: Controller | None = None
 
     def start(self) -> None:
@@ -166,8 +171,8 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def running_server(port: int | None = None) -> Iterator[SmtpServer]:
-    server = SmtpServer(port)
+def running_server(port: int | None = None, delay: float = 0.0) -> Iterator[SmtpServer]:
+    server = SmtpServer(port, delay)
     server.start()
     try:
         yield server

@@ -11,9 +11,11 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import select
+from werkzeug.exceptions import MethodNotAllowed
 
 from kflow.models import ApiToken
 from kflow.services import org
+from kflow.web.api.openapi import openapi_document
 from tests.api_support import Api
 
 KS = "knowledge-supports"
@@ -415,3 +417,40 @@ def test_another_regions_cases_are_invisible(api, world):
     assert api.case(RA, vgr.id, "local-lead")["region"] == "vgr"
     # Knowledge supports are public to every user.
     assert api.case(KS, ks.id, "skane-local-lead")["state"] == "published"
+
+
+# --- 405: a method the path does not take ----------------------------------------------------
+
+
+def test_a_method_the_path_does_not_take_is_405_with_allow(api, world):
+    """Every documented path, asked with a method it does not take: 405, the §3 body, and an
+    ``Allow`` header naming exactly the documented methods (with HEAD and OPTIONS, which
+    Werkzeug answers for every GET route). Before authentication: no token is needed to learn
+    what HTTP says anyway."""
+    ks = world.ks_in("review")
+    token = api.token("npo-chair")
+    routes = api.app.url_map.bind("localhost")
+    checked = 0
+    for template, item in openapi_document()["paths"].items():
+        path = template.replace("{case_id}", str(ks.id)).replace("{token_id}", "1")
+        documented = {method.upper() for method in item}
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - documented):
+            try:
+                routes.match(path, method=method)
+            except MethodNotAllowed:
+                pass
+            else:  # GET /api/v1/tokens/1 reads as a case of a collection 'tokens': 404
+                assert (method, template) == ("GET", "/api/v1/tokens/{token_id}")
+                continue
+            for who in ("npo-chair", None):
+                reply = api.error(method, path, who, 405, "bad_request")
+                allowed = {m.strip() for m in reply.headers["Allow"].split(",")}
+                # (GET of a token's path is routed, to a case collection 'tokens': 404.)
+                routed = {"GET"} if template == "/api/v1/tokens/{token_id}" else set()
+                assert allowed - {"HEAD", "OPTIONS"} == documented | routed, (path, allowed)
+                checked += 1
+    assert checked > 50
+    # The web pages too (an HTML page, the same header).
+    response = api.client.post("/oversikt", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}

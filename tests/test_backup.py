@@ -4,7 +4,9 @@ A rich database is built natively on each engine (the demo data set through the 
 reminder sweep, digests, a relay, tokens, and a few awkward values), exported, imported into a
 fresh database of the *other* engine and exported again: the two files hold the same rows, and
 reading every table from both databases gives the same values. Refusals (a non-empty target,
-another schema revision, truncated or corrupted files) leave the target untouched.
+another schema revision, truncated or corrupted files) leave the target untouched. Every file is
+signed with the backup key ``KEY``; tests/test_backup_forgery.py shows that a changed file, a
+wrong key or no key is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import dataclasses
 import datetime as dt
 import gzip
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -44,6 +47,7 @@ from tests.conftest import make_settings
 from tests.processes import KFLOW
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, 12, 345678, tzinfo=dt.UTC)  # a Monday
+KEY = b"7c0f3b6e2d9a41c58e06b7d4a3f29c1e5b80d6e4a7c93f12b5e08d7a6c4f31e9"  # openssl rand -hex 32
 AWKWARD_COMMENT = 'Rad 1\nRad 2 med "citat", \\ och 🩺 – åäö'
 
 
@@ -155,6 +159,12 @@ def _build_rich(runtime: Runtime) -> None:
         login_failures = Base.metadata.tables.get("login_failures")
         if login_failures is not None:  # sign-in throttling: rows of the last few minutes
             session.execute(sa.insert(login_failures), {"key": "a" * 64, "at": NOW})
+        if "sign_in_sessions" in Base.metadata.tables:  # browser sessions: one open, one ended
+            from kflow.services import signin
+
+            signin.start(session, users[0], "c" * 64, NOW)
+            ended = signin.start(session, users[1], "d" * 64, NOW)
+            signin.end(session, int(ended.partition(".")[0]), "sign_out", NOW)
 
 
 @pytest.fixture(scope="module", params=conftest.BACKENDS)
@@ -169,7 +179,7 @@ def source(request: pytest.FixtureRequest, databases: Databases) -> Iterator[Sou
     upgrade(runtime.engine)
     _build_rich(runtime)
     file = databases.tmp / f"{backend}.kflow.jsonl.gz"
-    summary = backup.export_file(runtime.engine, file)
+    summary = backup.export_file(runtime.engine, file, key=KEY)
     yield Source(backend, runtime.engine, file, summary)
     runtime.engine.dispose()
 
@@ -227,7 +237,7 @@ class Imported:
 def imported(source: Source, databases: Databases) -> Imported:
     """The source's export imported into a fresh database of the other engine."""
     target = databases.migrated(_other(source.backend), "target")
-    return Imported(target, backup.import_file(target, source.file))
+    return Imported(target, backup.import_file(target, source.file, key=KEY))
 
 
 def test_round_trip_to_the_other_engine_is_lossless(
@@ -235,9 +245,9 @@ def test_round_trip_to_the_other_engine_is_lossless(
 ) -> None:
     assert imported.summary.rows == source.summary.rows
     again = tmp_path / "again.jsonl.gz"
-    backup.export_file(imported.engine, again)
+    backup.export_file(imported.engine, again, key=KEY)
     first, second = _lines(source.file), _lines(again)
-    # Row for row the same file; only the header's moment and engine (and so the checksum) differ.
+    # Row for row the same file; only the header's moment and engine (and so the HMAC) differ.
     assert first[1:-1] == second[1:-1]
     header1, header2 = json.loads(first[0]), json.loads(second[0])
     assert header1["tables"] == header2["tables"]
@@ -312,8 +322,12 @@ def test_a_seeded_database_is_refused_and_left_alone(
         seed(session, make_settings().organisation_path)
     before = _counts(target)
     with pytest.raises(backup.BackupError, match=r"not empty \(rows in units, "):
-        backup.import_file(target, source.file)
+        backup.import_file(target, source.file, key=KEY)
     assert _counts(target) == before
+
+
+def _hmac(lines: list[bytes], key: bytes = KEY) -> str:
+    return hmac.new(key, b"".join(line + b"\n" for line in lines), hashlib.sha256).hexdigest()
 
 
 def _rewrite(lines: list[bytes], file: Path) -> Path:
@@ -336,53 +350,54 @@ def test_damaged_files_are_refused_and_nothing_is_written(
     cut = tmp_path / "cut.gz"
     cut.write_bytes(raw[: len(raw) * 9 // 10])
     with pytest.raises(backup.BackupError, match="truncated"):
-        backup.import_file(target, cut)
+        backup.import_file(target, cut, key=KEY)
     assert _empty(target)
 
-    # Complete gzip, but the last line (the checksum) is missing.
+    # Complete gzip, but the last line (the authentication code) is missing.
     no_end = _rewrite(lines[:-1], tmp_path / "no-end.gz")
     with pytest.raises(backup.BackupError, match="truncated"):
-        backup.import_file(target, no_end)
+        backup.import_file(target, no_end, key=KEY)
     assert _empty(target)
 
-    # One history row changed by hand: the checksum no longer matches.
+    # One history row changed by hand: the authentication code no longer matches.
     at = next(i for i, line in enumerate(lines) if line.startswith(b'["case_events",[1,'))
     edited = list(lines)
     edited[at] = edited[at].replace(b'"system"', b'"someone"').replace(b'.se"', b'.com"')
     assert edited[at] != lines[at]
     changed = _rewrite(edited, tmp_path / "edited.gz")
-    with pytest.raises(backup.BackupError, match="checksum does not match"):
-        backup.import_file(target, changed)
+    with pytest.raises(backup.BackupError, match="was changed after it was exported"):
+        backup.import_file(target, changed, key=KEY)
     assert _empty(target)
 
-    # A row dropped, with the checksum recomputed to match: the header's counts catch it.
+    # A row dropped, with the authentication code recomputed with the key (a bug, not an
+    # attacker, who has no key): the header's counts catch it.
     dropped = list(lines[:-1])
     del dropped[at]
     trailer = json.loads(lines[-1])
-    trailer["sha256"] = hashlib.sha256(b"".join(line + b"\n" for line in dropped)).hexdigest()
+    trailer["hmac_sha256"] = _hmac(dropped)
     recounted = _rewrite([*dropped, json.dumps(trailer).encode()], tmp_path / "dropped.gz")
     with pytest.raises(
         backup.BackupError, match="row counts differ from its header in case_events"
     ):
-        backup.import_file(target, recounted)
+        backup.import_file(target, recounted, key=KEY)
     assert _empty(target)
 
-    # A history row pointing at a user who does not exist, checksum and counts made to match:
+    # A history row pointing at a user who does not exist, code and counts made to match:
     # the database's own constraints refuse it.
     orphan = list(lines[:-1])
     orphan[at] = orphan[at].replace(b'["case_events",[1,1,', b'["case_events",[1,999999,')
     assert orphan[at] != lines[at]
-    trailer["sha256"] = hashlib.sha256(b"".join(line + b"\n" for line in orphan)).hexdigest()
+    trailer["hmac_sha256"] = _hmac(orphan)
     unfit = _rewrite([*orphan, json.dumps(trailer).encode()], tmp_path / "orphan.gz")
     with pytest.raises(backup.BackupError, match="does not fit the database"):
-        backup.import_file(target, unfit)
+        backup.import_file(target, unfit, key=KEY)
     assert _empty(target)
 
     # Not a backup at all.
     other = tmp_path / "notes.txt"
     other.write_text("hej\n")
     with pytest.raises(backup.BackupError, match="is not a kflow backup"):
-        backup.import_file(target, other)
+        backup.import_file(target, other, key=KEY)
 
 
 @pytest.mark.parametrize("source", ["sqlite"], indirect=True)
@@ -392,9 +407,9 @@ def test_another_schema_revision_is_refused(
     behind = databases.migrated("sqlite", "behind")
     downgrade(behind, "-1")
     with pytest.raises(backup.BackupError, match="target database is at schema revision"):
-        backup.import_file(behind, source.file)
+        backup.import_file(behind, source.file, key=KEY)
     with pytest.raises(backup.BackupError, match="run 'kflow db upgrade' first"):
-        backup.export_file(behind, tmp_path / "behind.gz")
+        backup.export_file(behind, tmp_path / "behind.gz", key=KEY)
     assert not (tmp_path / "behind.gz").exists()
 
     lines = _lines(source.file)
@@ -403,7 +418,7 @@ def test_another_schema_revision_is_refused(
     old = _rewrite([json.dumps(header).encode(), *lines[1:]], tmp_path / "old.gz")
     target = databases.migrated("sqlite", "current")
     with pytest.raises(backup.BackupError, match="holds schema revision 0001"):
-        backup.import_file(target, old)
+        backup.import_file(target, old, key=KEY)
     assert _empty(target)
 
 
@@ -433,7 +448,7 @@ def test_the_export_reads_one_snapshot_while_others_write(
         seed(session, make_settings().organisation_path)
     before = _counts(engine)
     sink = WritesMidway(engine)
-    summary = backup.export_to(engine, sink)
+    summary = backup.export_to(engine, sink, key=KEY)
     assert sink.wrote
     after = _counts(engine)
     assert after["units"] == before["units"] + 1 and after["unit_closure"] > before["unit_closure"]
@@ -441,7 +456,7 @@ def test_the_export_reads_one_snapshot_while_others_write(
     assert summary.rows == before
     assert b"vgr-under-exporten" not in sink.buffer.getvalue()
     target = databases.migrated(backend, "busy-target")
-    backup.import_from(target, io.BytesIO(sink.buffer.getvalue()), "the snapshot")
+    backup.import_from(target, io.BytesIO(sink.buffer.getvalue()), "the snapshot", key=KEY)
     assert _counts(target) == before
 
 
@@ -475,8 +490,11 @@ def test_the_kflow_command_moves_a_database(
 ) -> None:
     source_url = source.engine.url.render_as_string(hide_password=False)
     file = tmp_path / "flytt.jsonl.gz"
+    key_file = tmp_path / "backup.key"
+    key_file.write_bytes(KEY + b"\n")  # as 'openssl rand -hex 32 > backup.key' writes it
+    key = ("--key-file", str(key_file))
     total, tables = source.summary.total, len(source.summary.rows)
-    done = _kflow(source_url, "export", str(file))
+    done = _kflow(source_url, "export", *key, str(file))
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().strip() == (
         f"Exported {total} rows from {tables} tables "
@@ -490,7 +508,7 @@ def test_the_kflow_command_moves_a_database(
         admin.dispose()
     target = databases.migrated(backend, "cli")
     target_url = target.url.render_as_string(hide_password=False)
-    done = _kflow(target_url, "import", str(file))
+    done = _kflow(target_url, "import", *key, str(file))
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().strip() == (
         f"Imported {total} rows into {tables} tables (schema revision {source.summary.revision})."
@@ -499,10 +517,10 @@ def test_the_kflow_command_moves_a_database(
 
     # And on through a pipe: export to standard output, import from standard input.
     piped = databases.migrated("sqlite", "piped")
-    out = _kflow(target_url, "export", "-")
+    out = _kflow(target_url, "export", *key, "-")
     assert out.returncode == 0, out.stderr
     assert out.stderr.decode().startswith(f"Exported {total} rows ")
-    done = _kflow(piped.url.render_as_string(), "import", "-", stdin=out.stdout)
+    done = _kflow(piped.url.render_as_string(), "import", *key, "-", stdin=out.stdout)
     assert done.returncode == 0, done.stderr
     assert _counts(piped) == source.summary.rows
     with Session(piped) as session:
@@ -510,11 +528,11 @@ def test_the_kflow_command_moves_a_database(
 
     # Refusals: one sentence, exit code 1, nothing changed.
     cli = Cli(environment(target_url, tmp_path))
-    assert cli.fails("export", str(file)) == (
+    assert cli.fails("export", *key, str(file)) == (
         f"Error: {file} already exists; choose another name or pass --force."
     )
-    refused = cli.fails("import", str(file))
+    refused = cli.fails("import", *key, str(file))
     assert refused.startswith("Error: The target database is not empty (rows in "), refused
     assert _counts(target) == source.summary.rows
     missing = tmp_path / "finns-inte.gz"
-    assert cli.fails("import", str(missing)) == f"Error: {missing} is not a file."
+    assert cli.fails("import", *key, str(missing)) == f"Error: {missing} is not a file."

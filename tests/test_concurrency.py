@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from kflow.models import Case, CaseEvent, OutboxMail
 from kflow.services import org
-from kflow.states import MACHINES
+from tests.oracle import check_chains
 from tests.processes import cli_env, committed_world
 from tests.served import Answer, Served, serving
 from tests.timeline import adaptation_at, at, published_ks
@@ -212,28 +212,6 @@ def fire_rounds(rt: Any, served: Served, sc: Scenario, plan: list[list[Shot]]) -
 
             for future in [pool.submit(send, shot) for shot in shots]:
                 future.result()
-
-
-def check_chains(rt: Any) -> dict[int, list[CaseEvent]]:
-    """Every case: an unbroken history whose replay gives its state; rows = lock_version."""
-    with rt.transaction(write=False) as s:
-        cases = {c.id: (c.type, c.state, c.lock_version) for c in s.scalars(select(Case))}
-        events: dict[int, list[CaseEvent]] = collections.defaultdict(list)
-        for event in s.scalars(select(CaseEvent).order_by(CaseEvent.id)):
-            events[event.case_id].append(event)
-    for case_id, (case_type, state, version) in cases.items():
-        machine, chain = MACHINES[case_type], events[case_id]
-        assert chain and chain[0].trigger == "create" and chain[0].from_state is None, case_id
-        assert chain[0].to_state == machine.initial, case_id
-        replayed = chain[0].to_state
-        for event in chain[1:]:
-            assert event.from_state == replayed, f"case {case_id}: a broken chain at {event.id}"
-            assert machine.can_fire(replayed, event.trigger), (case_id, event.trigger)
-            replayed = machine.triggers[event.trigger].dest_from(replayed)
-            assert event.to_state == replayed, (case_id, event.id)
-        assert replayed == state, f"case {case_id}: replay gives {replayed}, the row says {state}"
-        assert len(chain) == version, f"case {case_id}: {len(chain)} rows, version {version}"
-    return events
 
 
 @pytest.mark.parametrize("seed", [20261122])

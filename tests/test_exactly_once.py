@@ -17,12 +17,12 @@ import signal
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from kflow.db import utcnow
 from kflow.models import Notification, OutboxMail, Reminder
 from kflow.services import org
-from kflow.services.outbox import LEASE, relay
+from kflow.services.outbox import lease, relay
 from tests.processes import cli_env, committed_world, start_kflow
 from tests.smtp import running_server
 from tests.timeline import adaptation_at, at, published_ks
@@ -179,7 +179,8 @@ def test_a_relay_killed_midway_loses_and_doubles_nothing(committed_runtime):
         assert len(reminder_mails(server)) < len(case_ids), "not killed mid-relay"
         outputs = run_all(env, "2026-03-09T07:30", "2026-03-09T07:45")
         assert all("0 reminder rungs" in out for out in outputs)  # the sweep had finished
-        # A claim left by the killed relay is taken over once its lease has run out.
+        # A claim left by the killed relay is taken over once its lease has run out (on the
+        # real clock: the claim is made older).
         with_smtp = dataclasses.replace(
             rt,
             settings=rt.settings.replace(
@@ -188,7 +189,13 @@ def test_a_relay_killed_midway_loses_and_doubles_nothing(committed_runtime):
                 )
             ),
         )
-        relay(with_smtp, now=utcnow() + LEASE + dt.timedelta(seconds=1))
+        with rt.transaction() as s:
+            s.execute(
+                update(OutboxMail)
+                .where(OutboxMail.status == "sending")
+                .values(claimed_at=utcnow() - lease(rt.settings) - dt.timedelta(seconds=1))
+            )
+        relay(with_smtp)
         messages = reminder_mails(server)
     by_id, items = delivered(messages)
     repeated = [mid for mid, n in by_id.items() if n > 1]

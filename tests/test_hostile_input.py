@@ -25,7 +25,9 @@ from kflow.models import (
     Unit,
     User,
 )
-from kflow.services import indicators
+from kflow.services import indicators, queries
+from kflow.web import limits
+from kflow.web.api.openapi import openapi_document
 from tests.api_support import Api
 from tests.ui_support import Page, Ui
 from tests.world import PASSWORD
@@ -298,7 +300,7 @@ def test_hostile_query_and_path_values_are_4xx(api, world):
         {"limit": "501"},
         {"limit": "1e3"},
         {"limit": str(10**40)},
-        {"limit": "9" * 5000},
+        {"limit": "9" * 3900},  # longer is a URL over 4000 characters: 414
         {"offset": "²"},
         {"offset": "\u0663"},
         {"knowledge_support": str(10**12)},
@@ -323,6 +325,76 @@ def test_hostile_query_and_path_values_are_4xx(api, world):
     # Inbox, overview and history page the same way.
     for path in ["/api/v1/inbox", "/api/v1/overview", f"{cases}/{ks.id}/history"]:
         api.error("GET", path, "npo-chair", 422, "validation_error", query={"offset": 2**70})
+
+
+def test_empty_query_parameters_are_422(api, world):
+    """A parameter the document declares, given empty (``?state=``), is refused, not ignored:
+    on every operation and for every query parameter it declares."""
+    ks = world.ks_in("review")
+    document = openapi_document()
+    tried = set()
+    for template, item in document["paths"].items():
+        for method, operation in item.items():
+            names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            path = template.replace("{case_id}", str(ks.id)).replace("{collection}", KS)
+            for name in names:
+                for empty in ("", " "):
+                    reply = api.error(
+                        method.upper(), path, "npo-chair", 422, "validation_error",
+                        query={name: empty},
+                    )  # fmt: skip
+                    assert reply.json["error"]["message"] == (
+                        f"{name} är tomt: ange ett värde eller utelämna parametern."
+                    )
+                tried.add(name)
+    assert tried == {
+        "limit", "offset", "knowledge_support", "region", "unit", "state", "owner", "kind",
+        "parent",
+    }  # fmt: skip
+    # Given a value, each works (a paging value as before).
+    api.get(f"/api/v1/{KS}", "npo-chair", state="review", limit="1", offset="0")
+
+
+def test_offset_bounds_are_the_documented_ones(api, world):
+    paging = {
+        p["name"]: p["schema"]
+        for p in openapi_document()["paths"]["/api/v1/inbox"]["get"]["parameters"]
+    }
+    assert paging["offset"]["maximum"] == queries.MAX_OFFSET == limits.MAX_DB_INT
+    assert (paging["limit"]["minimum"], paging["limit"]["maximum"]) == (1, queries.MAX_LIMIT)
+    for path in (f"/api/v1/{KS}", "/api/v1/inbox", "/api/v1/overview", "/api/v1/org-units"):
+        assert api.get(path, "npo-chair", offset=str(queries.MAX_OFFSET))["items"] == []
+        assert api.get(path, "npo-chair", limit=str(queries.MAX_LIMIT))["total"] >= 0
+        api.error(
+            "GET", path, "npo-chair", 422, "validation_error",
+            query={"offset": str(queries.MAX_OFFSET + 1)},
+        )  # fmt: skip
+
+
+def test_an_over_long_url_is_414_in_json_before_anything_else(api, world):
+    limit = limits.MAX_URL_LENGTH
+    base = f"/api/v1/{KS}?owner="
+    at_limit = base + "x" * (limit - len(base))
+    assert len(at_limit) == limit
+    # At the limit the request is read (and the unknown owner refused).
+    api.error("GET", at_limit, "npo-chair", 422, "validation_error")
+    for who in ("npo-chair", None):  # before authentication: a 414 tells nothing
+        reply = api.error("GET", at_limit + "x", who, 414, "bad_request")
+        assert reply.json["error"]["message"] == limits.TOO_LONG_URL
+        assert "4000 tecken" in reply.json["error"]["message"]
+    # Percent-encoded characters count as sent: 'å' is six characters.
+    reply = api.error("GET", base + "%C3%A5" * (limit // 6), "npo-chair", 414, "bad_request")
+    # A POST (which changes nothing) and /healthz alike.
+    ks = world.ks_in("review")
+    for method, path in [
+        ("POST", f"/api/v1/{KS}/{ks.id}/transitions?x=" + "1" * limit),
+        ("GET", "/healthz?" + "x" * limit),
+    ]:
+        api.error(method, path, "npo-chair", 414, "bad_request", json={"trigger": "cancel"})
+    assert case_state(world.session, ks)[0] == "review"
+    # A path too long for any route (no operation of the document: not through the checker).
+    response = api.client.get("/api/v1/" + "a" * limit)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (414, "bad_request")
 
 
 def test_without_a_token_hostile_input_is_still_401(api, world):
@@ -361,9 +433,14 @@ def test_page_addresses(ui, world):
         ("/oversikt.csv", {"kind": "\x00"}, 422, "NUL"),
         ("/arenden/abc", {}, 404, "Sidan finns inte"),
         (f"/arenden/{2**31}", {}, 404, "Sidan finns inte"),
+        ("/oversikt", {"owner": "x" * 4000}, 414, "Adressen är för lång"),
+        ("/" + "a" * 4000, {}, 414, "högst 4000 tecken"),
     ]:
         page = ui.get(path, expect=None, **query)
         assert_swedish_error(page, status, message)
+    # Empty filters in the pages are the forms' "Alla": no filter, as before.
+    page = ui.get("/oversikt", owner="", kind="", state="")
+    assert page.doc.has_id("matris") or "Inga kunskapsstöd matchar" in page.text
 
 
 def test_login_form(ui, world):

@@ -18,7 +18,7 @@ from kflow.config import load_settings
 from kflow.db import utcnow
 from kflow.mail import message_id_for
 from kflow.models import OutboxMail
-from kflow.services.outbox import LEASE, Mail, enqueue, relay
+from kflow.services.outbox import Mail, enqueue, lease, relay
 from kflow.services.reminders import build_digests, sweep
 from tests.processes import cli_env, committed_world, kflow
 from tests.smtp import free_port, running_server
@@ -162,8 +162,21 @@ def test_a_claim_left_by_a_dead_relay_is_taken_over_after_the_lease(runtime, wor
         others = relay(rt).sent
         assert others == len(outbox(session)) - 1
         assert stuck.message_id not in {m.message_id for m in server.messages}
-        assert relay(rt, now=utcnow() + LEASE + SECOND).sent == 1
+        # The lease goes by the real clock: a relay run for a later moment does not shorten it.
+        assert relay(rt, now=utcnow() + lease(rt.settings) + SECOND).sent == 0
+        age_claims(session, lease(rt.settings) - dt.timedelta(minutes=1))
+        assert relay(rt).sent == 0
+        age_claims(session, dt.timedelta(minutes=1) + SECOND)  # now older than the lease
+        assert relay(rt).sent == 1
         assert [m.message_id for m in server.messages].count(stuck.message_id) == 1
+
+
+def age_claims(session, by):
+    """Claims made ``by`` earlier: as if that much real time had passed."""
+    claimed = sqlalchemy.select(OutboxMail).where(OutboxMail.claimed_at.is_not(None))
+    for row in session.scalars(claimed.execution_options(populate_existing=True)):
+        row.claimed_at -= by
+    session.flush()
 
 
 def test_one_outbox_row_per_idempotency_key(runtime, session):
@@ -319,7 +332,8 @@ def test_a_passing_error_while_recording_a_sent_mail_does_not_send_it_again(
         flaky = _RecordingFailsOnce(on_port(runtime, server.port), server)
         assert relay(flaky).sent == len(rows)
         assert flaky.failed
-        assert relay(on_port(runtime, server.port), now=utcnow() + LEASE + SECOND).sent == 0
+        age_claims(session, lease(runtime.settings) + SECOND)  # had it stayed claimed
+        assert relay(on_port(runtime, server.port)).sent == 0
         received = server.wait_for(len(rows))
     assert sorted(m.message_id for m in received) == sorted(r.message_id for r in rows)
     assert {(r.status, r.attempts) for r in outbox(session)} == {("sent", 1)}

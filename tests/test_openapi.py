@@ -9,8 +9,9 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
+from kflow.services import queries
 from kflow.states import MACHINES
-from kflow.web import create_app
+from kflow.web import create_app, limits
 from kflow.web.api.openapi import COLLECTIONS, openapi_document
 from tests.api_support import Api, OpenApiChecker
 
@@ -223,3 +224,39 @@ def test_the_checker_catches_answers_the_document_does_not_describe(api, world):
     with pytest.raises(AssertionError, match="does not match"):
         checker.check("GET", path, 404, {"error": {"code": "gone", "message": "x"}})
     checker.check("GET", path, 200, real)
+
+
+def test_query_parameters_are_declared_as_the_api_checks_them():
+    """Paging bounds are those of queries.page_args (and kflow.web.limits); a filter given must
+    not be empty; every operation may answer 414 for an over-long URL."""
+    document = openapi_document()
+    seen = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "414" in operation["responses"], (method, path)
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                name, schema = parameter["name"], parameter["schema"]
+                seen.add(name)
+                if name == "offset":
+                    assert (schema["minimum"], schema["maximum"]) == (0, queries.MAX_OFFSET)
+                    assert queries.MAX_OFFSET == limits.MAX_DB_INT
+                elif name == "limit":
+                    assert (schema["minimum"], schema["maximum"], schema["default"]) == (
+                        1,
+                        queries.MAX_LIMIT,
+                        queries.DEFAULT_LIMIT,
+                    )
+                elif schema["type"] == "string":
+                    # An empty value is refused: by an enum without "", or by minLength.
+                    assert schema.get("minLength") == 1 or "" not in schema["enum"], name
+                else:
+                    assert schema["type"] == "integer", name
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                assert "422" in operation["responses"], (method, path)
+    assert {"limit", "offset", "state", "region", "unit", "owner", "kind", "parent"} <= seen
+    # The overview names an adaptation's id and due date only to whom may read it.
+    cell = document["components"]["schemas"]["OverviewRow"]["properties"]["regions"]["items"]
+    adaptation = cell["properties"]["adaptation"]["properties"]
+    assert adaptation["id"]["type"] == ["integer", "null"]

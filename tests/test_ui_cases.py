@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from kflow.runtime import Runtime
 from kflow.services import cases as case_service
 from kflow.services.authority import Actor, Authority
 from kflow.states import MACHINES
+from kflow.web.ui import casepage
 from tests.ui_support import Page, Ui
 from tests.world import World
 
@@ -147,14 +149,96 @@ def test_other_regions_cases_are_not_found(ui: Ui, world: World) -> None:
     ui.get(f"/arenden/{li.id}", expect=404)
     ui.get(f"/arenden/{ra.id}", expect=404)
     ui.get("/arenden/999999", expect=404)
-    # A local lead of VGR sees the adaptation but not another unit's implementation link.
+    # A local lead of VGR sees the adaptation and their own unit's implementation; of the
+    # other unit's only that there is one: not its name, state, due date or id.
     ui.login("local-lead")
     page = ui.get(f"/arenden/{ra.id}")
     units = page.doc.by_id("lokala-enheter")
-    linked = [a.text for a in units.find_all("a")]
-    assert linked == ["Psykiatri Göteborg"]
+    rows = units.find("tbody").find_all("tr")
+    assert [tr.find("th").text for tr in rows] == ["Psykiatri Göteborg"]
+    assert [a.attrs["href"] for a in units.find_all("a")] == [f"/arenden/{li.id}"]
+    assert units.find("caption").text == "Lokala enheter (1)"
+    assert page.doc.by_id("andra-enheter").text == (
+        "Ärendet har också lämnats över till 1 annan lokal enhet, som du inte har behörighet "
+        "att se."
+    )
     other = world.implementation(ra, "vgr-psyk-2")
+    assert "Psykiatri Skaraborg" not in page.doc.by_id("relaterade").text
+    assert f"/arenden/{other.id}" not in page.html
     ui.get(f"/arenden/{other.id}", expect=404)
+    # The region's staff see both.
+    ui.login("vgr-lead")
+    page = ui.get(f"/arenden/{ra.id}")
+    assert len(page.doc.by_id("lokala-enheter").find("tbody").find_all("tr")) == 2
+    assert not page.doc.has_id("andra-enheter")
+
+
+def test_knowledge_support_page_shows_only_readable_regional_cases(ui: Ui, world: World) -> None:
+    """Every region's adaptation state and local progress (the overview's public aggregate),
+    but another region's consultation response, due date and links not at all."""
+    ks = world.ks_in("published")
+    ra = world.adaptation_in("implementing", ks)
+    world.session.flush()
+    ui.login("skane-coordinator")
+    page = ui.get(f"/arenden/{ks.id}")
+    table = page.doc.by_id("regioner")
+    rows = {tr.find("th").text: tr for tr in table.find("tbody").find_all("tr")}
+    vgr_state, vgr_due, _, vgr_done = rows["Västra Götalandsregionen"].find_all("td")
+    assert vgr_state.text == "Införande pågår lokalt"
+    assert vgr_done.text == "0 av 2"
+    assert vgr_due.text == "Ingen behörighet"
+    assert not rows["Västra Götalandsregionen"].find_all("a")
+    assert f"/arenden/{ra.id}" not in page.html
+    skane = rows["Region Skåne"]
+    links = [a.attrs["href"] for a in skane.find_all("a")]
+    assert links[0] == f"/arenden/{world.adaptation(ks, 'skane').id}"
+    response = world.case_of("consultation_response", ks, "skane")
+    assert links[1:] == [f"/arenden/{response.id}"]
+    assert skane.find_all("td")[1].find_all("time")
+    assert "behörighet" in page.doc.by_id("regioner-hjalp").text
+    # The NPO's chair reads every region's cases: no help text, no row without its details.
+    ui.login("npo-chair")
+    page = ui.get(f"/arenden/{ks.id}")
+    assert not page.doc.has_id("regioner-hjalp")
+    assert "Ingen behörighet" not in page.doc.by_id("regioner").text
+
+
+def test_consultation_responses_of_other_regions_are_not_shown(ui: Ui, world: World) -> None:
+    ks = world.ks_in("consultation")
+    vgr = world.case_of("consultation_response", ks, "vgr")
+    world.fire(vgr, "start_response", "vgr-coordinator")
+    ui.login("skane-coordinator")
+    page = ui.get(f"/arenden/{ks.id}")
+    rows = {tr.find("th").text: tr for tr in page.doc.by_id("regioner").find_all("tr")[1:]}
+    assert rows["Västra Götalandsregionen"].find_all("td")[2].text == "Ingen behörighet"
+    assert "Under arbete" not in page.doc.by_id("regioner").text
+    skane = rows["Region Skåne"].find_all("td")[2]
+    assert skane.text == "Begärt"
+    response = world.case_of("consultation_response", ks, "skane")
+    assert skane.find("a").attrs["href"] == f"/arenden/{response.id}"
+    ui.login("vgr-viewer")
+    rows = {
+        tr.find("th").text: tr
+        for tr in ui.get(f"/arenden/{ks.id}").doc.by_id("regioner").find_all("tr")[1:]
+    }
+    assert rows["Västra Götalandsregionen"].find_all("td")[2].text == "Under arbete"
+
+
+def test_a_related_case_the_viewer_cannot_read_carries_no_id_state_or_due(world: World) -> None:
+    ks = world.ks_in("published")
+    ra = world.adaptation_in("implementing", ks)
+    ra.due = world.today() - dt.timedelta(days=3)
+    world.session.flush()
+    today = world.today()
+    outside = world.authority("skane-coordinator")
+    hidden = casepage.related(outside, ra, "Västra Götalandsregionen", ks.owner_id, today)
+    assert hidden == casepage.Linked("Västra Götalandsregionen", "Regional tillämpning")
+    assert not hidden.readable
+    public = casepage.related(outside, ra, "VGR", ks.owner_id, today, public_state=True)
+    assert (public.case_id, public.due, public.overdue_days) == (None, None, 0)
+    assert (public.state, public.state_label) == ("implementing", "Införande pågår lokalt")
+    inside = casepage.related(world.authority("vgr-viewer"), ra, "VGR", ks.owner_id, today)
+    assert (inside.case_id, inside.due, inside.overdue_days) == (ra.id, ra.due, 3)
 
 
 def test_parameters_render_from_the_declaration(ui: Ui, world: World) -> None:

@@ -25,7 +25,7 @@ from kflow.models.org import (
     UnitKind,
     User,
 )
-from kflow.models.security import LoginFailure
+from kflow.models.security import LoginFailure, SignInSession
 
 __all__ = [
     "CASE_CLASSES",
@@ -52,6 +52,7 @@ __all__ = [
     "RegionalAdaptation",
     "Reminder",
     "Role",
+    "SignInSession",
     "Unit",
     "UnitClosure",
     "UnitKind",

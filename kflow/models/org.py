@@ -146,6 +146,13 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Who made the token for the user, when that was someone else (an administrator); null when
+    # the user made it (signed in with their password) or an operator did at the command line.
+    # Such a token acts only while its minter administers every unit the user holds a role in
+    # (kflow.services.tokens.authenticate). A token made with a token inherits its minter.
+    minted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -153,4 +160,4 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -1,10 +1,11 @@
-"""Failed sign-ins, kept in the database so every web worker process counts the same attempts."""
+"""Sign-in: failed attempts and signed-in sessions, kept in the database so every web worker
+process counts the same attempts and a session ends everywhere at once."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kflow.db import Base, utcnow
@@ -24,3 +25,26 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SignInSession(Base):
+    """One signed-in browser session. The cookie carries the row's id and a secret; the row keeps
+    only the secret's SHA-256. Signing out ends the row, so a copy of the cookie stops working
+    too; changing the password, or the user being deactivated, ends every session of the user.
+
+    ``client_hash`` binds the session to the client that signed in (an HMAC of its address, as
+    the trusted reverse proxies report it, and its User-Agent): a cookie sent by another client
+    is not accepted. ``password_tag`` is a tag of the password hash at sign-in: a changed
+    password ends the session even where nothing ended it explicitly.
+    """
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    password_tag: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(40))

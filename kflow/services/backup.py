@@ -2,13 +2,17 @@
 
 The file is gzip-compressed JSON Lines, written and read as a stream:
 
-* line 1, the header: ``{"kflow_backup": 1, "kflow_version", "alembic_revision", "exported_at",
-  "source", "tables": [{"name", "columns": [{"name", "type"}], "rows"}]}``, tables in
+* line 1, the header: ``{"kflow_backup": 2, "kflow_version", "alembic_revision", "exported_at",
+  "source", "key_id", "tables": [{"name", "columns": [{"name", "type"}], "rows"}]}``, tables in
   foreign-key dependency order (parents first);
 * one line per row, ``[table, [value, ...]]``, values in the header's column order, tables in the
   header's order and rows by primary key;
-* the trailer: ``{"end": "kflow_backup", "rows": n, "sha256": "..."}``, the SHA-256 of every
-  byte before it (uncompressed). A file without it, or whose bytes do not match it, is refused.
+* the trailer: ``{"end": "kflow_backup", "rows": n, "hmac_sha256": "..."}``, the HMAC-SHA256 of
+  every byte before it (uncompressed, the header included), keyed by the operator's backup key
+  (:func:`load_key`). A file without it, or whose bytes do not match it under the key given to
+  the import, is refused: whoever lacks the key can read the file but cannot change it.
+  ``key_id`` names the key (an HMAC of a fixed text, not the key), so a wrong key is refused
+  before any row is read.
 
 Values are JSON by column type: ``integer``, ``string`` and ``boolean`` as themselves; ``float`` as
 a number (``"NaN"``, ``"Infinity"``, ``"-Infinity"`` as strings); ``date`` as an ISO date;
@@ -18,8 +22,9 @@ any other type makes the export refuse rather than guess.
 
 The export reads one consistent snapshot (one read transaction; REPEATABLE READ on PostgreSQL).
 The import writes in one transaction into a database migrated to the same revision and holding
-no rows at all, checks every count and the checksum before it commits, and on PostgreSQL moves
-each id sequence past the highest imported id.
+no rows at all, checks every count and the authentication code before it commits, and on
+PostgreSQL moves each id sequence past the highest imported id. Format 1 (a plain SHA-256 that
+anyone can recompute) is refused: it cannot be authenticated.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ import dataclasses
 import datetime as dt
 import gzip
 import hashlib
+import hmac
 import json
 import math
 import os
+import re
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -69,7 +76,11 @@ from kflow.errors import KflowError
 from kflow.migrate import alembic_config
 
 FORMAT = "kflow_backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+KEY_MIN_LENGTH = 32  # characters of the key file, surrounding white space left out
+MAKE_KEY = "openssl rand -hex 32 > backup.key"
+KEY_ID = re.compile(r"[0-9a-f]{16}")
+KEY_FILE_LIMIT = 4096  # bytes; a longer file is not a key (a backup given by mistake, say)
 READ_BATCH = 5000
 WRITE_BATCH = 1000
 
@@ -98,6 +109,61 @@ class Summary:
     @property
     def total(self) -> int:
         return sum(self.rows.values())
+
+
+# --- the backup key ------------------------------------------------------------------------
+
+
+def load_key(path: str | Path | None) -> bytes:
+    """The backup key in the file at ``path``: its bytes, surrounding white space left out.
+
+    The key is what the operator controls: the export signs with it and the import checks with
+    it, so a file changed by anyone without it is refused. Without a key, both refuse.
+    """
+    if path is None or str(path) == "":
+        raise BackupError(
+            "A backup is signed and checked with a backup key that only you hold: give the file "
+            f"that holds it with --key-file PATH (make one with '{MAKE_KEY}' and keep it apart "
+            "from the backups)."
+        )
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(KEY_FILE_LIMIT + 1)
+    except OSError as exc:
+        raise BackupError(
+            f"The backup key file {path} cannot be read ({exc.strerror or exc})."
+        ) from None
+    if len(data) > KEY_FILE_LIMIT:
+        raise BackupError(
+            f"{path} is longer than {KEY_FILE_LIMIT} bytes, so it is not a backup key file: give "
+            f"the key (make one with '{MAKE_KEY}')."
+        )
+    key = data.strip()
+    check_key(key, f"The backup key in {path}")
+    return key
+
+
+def check_key(key: bytes, what: str = "The backup key") -> None:
+    """Refuse a key too short or too uniform to be secret."""
+    if len(key) < KEY_MIN_LENGTH:
+        raise BackupError(
+            f"{what} is too short ({len(key)} characters; at least {KEY_MIN_LENGTH}): make one "
+            f"with '{MAKE_KEY}'."
+        )
+    if len(set(key)) < 8:
+        raise BackupError(
+            f"{what} is not random (only {len(set(key))} different characters): make one with "
+            f"'{MAKE_KEY}'."
+        )
+
+
+def key_id(key: bytes) -> str:
+    """A name for the key, written in the header: it tells keys apart and reveals nothing."""
+    return hmac.new(key, b"kflow backup key id", hashlib.sha256).hexdigest()[:16]
+
+
+def _mac(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 # --- column codecs --------------------------------------------------------------------------
@@ -242,15 +308,15 @@ def _self_references(table: Table) -> list[tuple[int, int]]:
 
 
 class _Writer:
-    """Writes lines to a binary stream, keeping the SHA-256 of everything written."""
+    """Writes lines to a binary stream, keeping the HMAC-SHA256 of everything written."""
 
-    def __init__(self, out: Sink) -> None:
+    def __init__(self, out: Sink, key: bytes) -> None:
         self.out = out
-        self.digest = hashlib.sha256()
+        self.mac = _mac(key)
 
     def line(self, value: Any) -> None:
         data = _dumps(value).encode("utf-8") + b"\n"
-        self.digest.update(data)
+        self.mac.update(data)
         self.out.write(data)
 
 
@@ -272,8 +338,9 @@ def _snapshot(engine: Engine) -> Connection:
     return conn
 
 
-def export_to(engine: Engine, out: Sink, *, now: dt.datetime | None = None) -> Summary:
+def export_to(engine: Engine, out: Sink, *, key: bytes, now: dt.datetime | None = None) -> Summary:
     """Write the whole database to ``out`` (uncompressed lines; see :func:`export_file`)."""
+    check_key(key)
     with _snapshot(engine) as conn, conn.begin():
         revision = _database_revision(conn)
         expected = code_revision(engine)
@@ -291,11 +358,12 @@ def export_to(engine: Engine, out: Sink, *, now: dt.datetime | None = None) -> S
             "alembic_revision": revision,
             "exported_at": (now or dt.datetime.now(dt.UTC)).isoformat(),
             "source": engine.dialect.name,
+            "key_id": key_id(key),
             "tables": [
                 {"name": t.name, "columns": _columns(t), "rows": counts[t.name]} for t in tables()
             ],
         }
-        writer = _Writer(out)
+        writer = _Writer(out, key)
         writer.line(header)
         for table in tables():
             written = _export_table(conn, table, writer)
@@ -303,7 +371,7 @@ def export_to(engine: Engine, out: Sink, *, now: dt.datetime | None = None) -> S
                 raise BackupError(f"Table {table.name} changed during the export; try again.")
         total = sum(counts.values())
         writer.out.write(
-            _dumps({"end": FORMAT, "rows": total, "sha256": writer.digest.hexdigest()}).encode()
+            _dumps({"end": FORMAT, "rows": total, "hmac_sha256": writer.mac.hexdigest()}).encode()
             + b"\n"
         )
     return Summary(revision, counts)
@@ -336,59 +404,103 @@ def _export_table(conn: Connection, table: Table, writer: _Writer) -> int:
     return written
 
 
-def export_file(engine: Engine, target: str | Path, *, overwrite: bool = False) -> Summary:
+def export_file(
+    engine: Engine, target: str | Path, *, key: bytes, overwrite: bool = False
+) -> Summary:
     """Export to a gzip file, written beside it first and moved into place when complete."""
+    check_key(key)
     path = Path(target)
     if path.exists() and not overwrite:
         raise BackupError(f"{path} already exists; choose another name or pass --force.")
     partial = path.with_name(path.name + ".partial")
     try:
         with gzip.open(partial, "wb") as out:
-            summary = export_to(engine, out)
+            summary = export_to(engine, out, key=key)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return summary
 
 
-def export_stream(engine: Engine, stream: IO[bytes]) -> Summary:
+def export_stream(engine: Engine, stream: IO[bytes], *, key: bytes) -> Summary:
     """Export as gzip to an open binary stream (standard output)."""
+    check_key(key)
     with gzip.GzipFile(fileobj=stream, mode="wb") as out:
-        return export_to(engine, out)
+        return export_to(engine, out, key=key)
 
 
 # --- import ---------------------------------------------------------------------------------
 
 
 class _Reader:
-    """Reads the lines of a backup, checking the checksum and turning damage into BackupError."""
+    """Reads the lines of a backup, keeping their HMAC and turning damage into BackupError.
 
-    def __init__(self, source: Source, name: str) -> None:
+    The HMAC covers every line but the last one read so far: when the trailer has been read, it
+    covers exactly the bytes before the trailer, the header included.
+    """
+
+    def __init__(self, source: Source, name: str, key: bytes) -> None:
         self.source = source
         self.name = name
-        self.digest = hashlib.sha256()
+        self.key = key
+        self.mac = _mac(key)
+        self.last = b""  # the last line read, not yet in the HMAC
 
     def _damaged(self, why: str) -> BackupError:
         return BackupError(
             f"{self.name} is not a complete kflow backup ({why}); nothing was imported."
         )
 
-    def next(self) -> Any:
+    def forged(self) -> BackupError:
+        return BackupError(
+            f"{self.name} was changed after it was exported, or the backup key given is not the "
+            "one it was exported with (its authentication code does not match); nothing was "
+            "imported."
+        )
+
+    def _readline(self) -> bytes:
         try:
             data = self.source.readline()
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
             raise self._damaged(f"damaged or truncated: {exc}") from None
+        if data:
+            self.mac.update(self.last)
+            self.last = data
+        return data
+
+    def next(self) -> Any:
+        data = self._readline()
         if not data:
             raise self._damaged("it ends before its last line; it is truncated")
         if not data.endswith(b"\n"):
             raise self._damaged("its last line is cut off; it is truncated")
         try:
-            value = json.loads(data)
+            return json.loads(data)
         except (UnicodeDecodeError, ValueError):
             raise self._damaged("a line is not JSON") from None
-        if not (isinstance(value, dict) and value.get("end") == FORMAT):
-            self.digest.update(data)
-        return value
+
+    def authentic(self, trailer: Any) -> bool:
+        """Whether ``trailer`` carries the HMAC of every byte before it, under our key."""
+        code = trailer.get("hmac_sha256") if isinstance(trailer, dict) else None
+        if not isinstance(code, str):
+            return False
+        return hmac.compare_digest(code.encode("utf-8"), self.mac.hexdigest().encode("ascii"))
+
+    def rest_is_forged(self) -> bool:
+        """Read on to the end without importing: is the file's authentication code wrong?
+
+        Used when a row is refused midway, so that a file someone changed is reported as such
+        rather than as damage. False when the file cannot be read to its end.
+        """
+        try:
+            while self._readline():
+                pass
+            trailer = json.loads(self.last)
+        except (BackupError, UnicodeDecodeError, ValueError):
+            return False
+        if not (isinstance(trailer, dict) and trailer.get("end") == FORMAT):
+            return False  # truncated or otherwise damaged: the first error says it
+        return not self.authentic(trailer)
 
     def at_end(self) -> bool:
         try:
@@ -404,10 +516,29 @@ def _header(reader: _Reader, expected_revision: str) -> dict[str, Any]:
         raise BackupError(f"{reader.name} is not a kflow backup.") from None
     if not isinstance(header, dict) or FORMAT not in header:
         raise BackupError(f"{reader.name} is not a kflow backup.")
+    if header[FORMAT] == 1:
+        raise BackupError(
+            f"{reader.name} is a format 1 backup, whose plain checksum anyone can recompute, so "
+            "it cannot be authenticated and is refused; nothing was imported (docs/backup.md "
+            "says how to restore such a file you trust)."
+        )
     if header[FORMAT] != FORMAT_VERSION:
         raise BackupError(
             f"{reader.name} is in backup format {header[FORMAT]}; this kflow reads format "
             f"{FORMAT_VERSION}."
+        )
+    written_with = header.get("key_id")
+    if not isinstance(written_with, str) or not hmac.compare_digest(
+        written_with.encode("utf-8"), key_id(reader.key).encode("ascii")
+    ):
+        shown = (
+            written_with
+            if isinstance(written_with, str) and KEY_ID.fullmatch(written_with)
+            else "missing"
+        )
+        raise BackupError(
+            f"{reader.name} was exported with another backup key (key id {shown}, the key "
+            f"given has {key_id(reader.key)}), or its header was changed; nothing was imported."
         )
     revision = header.get("alembic_revision")
     if revision != expected_revision:
@@ -491,6 +622,10 @@ class _Inserter:
         self.conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
 
+class _Malformed(Exception):
+    """A row line that cannot be imported (turned into BackupError once the rest is checked)."""
+
+
 def _reset_sequences(conn: Connection) -> None:
     """Move each PostgreSQL id sequence past the highest imported id."""
     if conn.dialect.name != "postgresql":
@@ -508,9 +643,14 @@ def _reset_sequences(conn: Connection) -> None:
         conn.execute(select(func.setval(sequence, (highest or 0) + 1, False)))
 
 
-def import_from(engine: Engine, source: Source, name: str) -> Summary:
-    """Import a backup stream (uncompressed lines) in one transaction, all or nothing."""
-    reader = _Reader(source, name)
+def import_from(engine: Engine, source: Source, name: str, *, key: bytes) -> Summary:
+    """Import a backup stream (uncompressed lines) in one transaction, all or nothing.
+
+    Rows are written as they come, but the transaction commits only once the file's
+    authentication code matches under ``key``: a changed file leaves the database empty.
+    """
+    check_key(key)
+    reader = _Reader(source, name, key)
     revision = code_revision(engine)
     header = _header(reader, revision)
     expected = {entry["name"]: entry["rows"] for entry in header["tables"]}
@@ -530,11 +670,17 @@ def import_from(engine: Engine, source: Source, name: str) -> Summary:
         try:
             counts = _import_rows(conn, reader, by_name, expected)
         except refused as exc:
+            if reader.rest_is_forged():
+                raise reader.forged() from None
             cause = exc.orig if isinstance(exc, IntegrityError | DataError) else exc
             reason = (str(cause).strip().splitlines() or ["unknown error"])[0].rstrip(".")
             raise BackupError(
                 f"{name} does not fit the database ({reason}); nothing was imported."
             ) from None
+        except _Malformed as exc:
+            if reader.rest_is_forged():
+                raise reader.forged() from None
+            raise reader._damaged(str(exc)) from None
         _reset_sequences(conn)
     return Summary(revision, counts)
 
@@ -558,16 +704,16 @@ def _import_rows(
         if isinstance(line, dict):
             break
         if not (isinstance(line, list) and len(line) == 2 and line[0] in counts):
-            raise reader._damaged("a row line is malformed")
+            raise _Malformed("a row line is malformed")
         table_name, values = line
         if table_name != order[position]:
             if order.index(table_name) < position:
-                raise reader._damaged(f"rows of {table_name} come out of order")
+                raise _Malformed(f"rows of {table_name} come out of order")
             flush()
             position = order.index(table_name)
         columns = decoders[table_name]
         if not isinstance(values, list) or len(values) != len(columns):
-            raise reader._damaged(f"a row of {table_name} has the wrong number of values")
+            raise _Malformed(f"a row of {table_name} has the wrong number of values")
         try:
             batch.append(
                 tuple(
@@ -576,16 +722,16 @@ def _import_rows(
                 )
             )
         except (ValueError, TypeError) as exc:
-            raise reader._damaged(f"a value of {table_name} is malformed: {exc}") from None
+            raise _Malformed(f"a value of {table_name} is malformed: {exc}") from None
         counts[table_name] += 1
         if len(batch) >= WRITE_BATCH:
             flush()
     flush()
     trailer = line
     if trailer.get("end") != FORMAT:
-        raise reader._damaged("a line where its last line should be")
-    if trailer.get("sha256") != reader.digest.hexdigest():
-        raise reader._damaged("its checksum does not match; it is corrupt")
+        raise _Malformed("a line where its last line should be")
+    if not reader.authentic(trailer):
+        raise reader.forged()
     if counts != expected or trailer.get("rows") != sum(counts.values()):
         differ = [n for n in order if counts[n] != expected[n]]
         raise reader._damaged(f"row counts differ from its header in {', '.join(differ)}")
@@ -594,14 +740,18 @@ def _import_rows(
     return counts
 
 
-def import_file(engine: Engine, source: str | Path) -> Summary:
+def import_file(engine: Engine, source: str | Path, *, key: bytes) -> Summary:
+    check_key(key)
     path = Path(source)
     if not path.is_file():
         raise BackupError(f"{path} is not a file.")
     with gzip.open(path, "rb") as stream:
-        return import_from(engine, stream, str(path))
+        return import_from(engine, stream, str(path), key=key)
 
 
-def import_stream(engine: Engine, stream: IO[bytes], name: str = "standard input") -> Summary:
+def import_stream(
+    engine: Engine, stream: IO[bytes], name: str = "standard input", *, key: bytes
+) -> Summary:
+    check_key(key)
     with gzip.GzipFile(fileobj=stream, mode="rb") as decompressed:
-        return import_from(engine, decompressed, name)
+        return import_from(engine, decompressed, name, key=key)

@@ -136,37 +136,103 @@ def cascade(
 ) -> list[int]:
     """Fire ``trigger`` on every case of ``case_type`` matching ``where``, set-based.
 
-    Only cases in one of the trigger's source states move; each gets its history row. Two
-    statements whatever the number of cases: INSERT ... SELECT for the history, then UPDATE.
+    Only cases in one of the trigger's source states move, and each gets a history row that
+    records the state it actually left. The cases are locked, moved and recorded in one step:
+
+    * PostgreSQL: one statement per move, ``WITH locked AS (SELECT ... FOR UPDATE), moved AS
+      (UPDATE ... FROM locked RETURNING id, the locked state) INSERT INTO case_events ...
+      SELECT ... FROM moved``. Under READ COMMITTED a trigger on a child case may commit while
+      the cascade runs; ``FOR UPDATE`` waits for it and then sees the row as it committed
+      (re-checking the source states), so the history is written from what moved, never from
+      an earlier read. Each case's rows get their ids while its row lock is held, so a case's
+      history ids follow the order its moves committed.
+    * SQLite: a writer holds the database's write lock from its first write to its commit, and
+      a transaction that read before another writer committed cannot write at all (WAL
+      snapshots). So reading the states for the history and moving the cases, two statements
+      in one transaction, see the same rows.
     """
     spec = MACHINES[case_type].triggers[trigger]
     moved: list[int] = []
     for sources, dest in spec.moves:
         assert dest is not None, "cascades move to a new state"
         matching = (CASES.c.type == case_type) & where & CASES.c.state.in_(sources)
+        changes = {
+            "state": dest,
+            "lock_version": CASES.c.lock_version + 1,
+            "updated_at": at,
+            **(values or {}),
+        }
+        if session.get_bind().dialect.name == "postgresql":
+            moved += _cascade_in_one_statement(
+                session, matching, changes, trigger, dest, actor, at, params
+            )
+            continue
         history = select(
-            CASES.c.id,
-            literal(trigger, String),
-            CASES.c.state,
-            literal(dest, String),
-            literal(actor.user_id, Integer),
-            literal(actor.label, String),
-            literal(None, String),
-            literal(False),
-            literal(at, UTCDateTime()),
-            literal(None, String),
-            literal(params, JSON) if params else literal(None, JSON),
+            CASES.c.id, *_history_values(trigger, CASES.c.state, dest, actor, at, params)
         ).where(matching)
         session.execute(insert(EVENTS).from_select(list(EVENT_COLUMNS), history))
         moved += session.scalars(
-            update(CASES)
-            .where(matching)
-            .values(
-                state=dest,
-                lock_version=CASES.c.lock_version + 1,
-                updated_at=at,
-                **(values or {}),
-            )
-            .returning(CASES.c.id)
+            update(CASES).where(matching).values(changes).returning(CASES.c.id)
         ).all()
     return moved
+
+
+def _history_values(
+    trigger: str,
+    from_state: ColumnElement[Any],
+    dest: str,
+    actor: Actor,
+    at: dt.datetime,
+    params: dict[str, Any] | None,
+) -> list[ColumnElement[Any]]:
+    """A cascade's history row after its case id: the system's move, its cause in params."""
+    return [
+        literal(trigger, String),
+        from_state,
+        literal(dest, String),
+        literal(actor.user_id, Integer),
+        literal(actor.label, String),
+        literal(None, String),
+        literal(False),
+        literal(at, UTCDateTime()),
+        literal(None, String),
+        literal(params, JSON) if params else literal(None, JSON),
+    ]
+
+
+def _cascade_in_one_statement(
+    session: Session,
+    matching: ColumnElement[bool],
+    changes: dict[str, Any],
+    trigger: str,
+    dest: str,
+    actor: Actor,
+    at: dt.datetime,
+    params: dict[str, Any] | None,
+) -> list[int]:
+    locked = (
+        select(CASES.c.id, CASES.c.state)
+        .where(matching)
+        .order_by(CASES.c.id)  # one order for every cascade: no deadlock between two of them
+        .with_for_update()
+        .cte("locked")
+    )
+    moving = (
+        update(CASES)
+        .where(CASES.c.id == locked.c.id)
+        .values(changes)
+        .returning(CASES.c.id.label("case_id"), locked.c.state.label("left"))
+        .cte("moving")
+    )
+    statement = (
+        insert(EVENTS)
+        .from_select(
+            list(EVENT_COLUMNS),
+            select(
+                moving.c.case_id,
+                *_history_values(trigger, moving.c.left, dest, actor, at, params),
+            ),
+        )
+        .returning(EVENTS.c.case_id)
+    )
+    return list(session.scalars(statement))

@@ -6,8 +6,8 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, insert, or_, select
+from sqlalchemy.orm import Session, aliased
 from werkzeug.security import generate_password_hash
 
 from kflow.db import utcnow
@@ -200,24 +200,81 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """Create a token; the plain token is returned once and never stored."""
+def create_token(
+    session: Session, user: User, name: str = "", minted_by: User | int | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; the plain token is returned once and never stored.
+
+    ``minted_by``: the administrator who makes it for ``user`` (the token then acts only while
+    they administer the user, see kflow.services.tokens.authenticate); None when the user makes
+    their own or an operator does at the command line.
+    """
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, token_hash=hash_token(plain), prefix=plain[:10], name=name)
+    minter_id = minted_by.id if isinstance(minted_by, User) else minted_by
+    token = ApiToken(
+        user=user,
+        token_hash=hash_token(plain),
+        prefix=plain[:10],
+        name=name,
+        minted_by_id=None if minter_id == user.id else minter_id,
+    )
     session.add(token)
     return token, plain
 
 
+def token_acts() -> ColumnElement[bool]:
+    """The token (joined with its user) may act: live, its user active and, when an
+    administrator made it for the user, within that administrator's reach.
+
+    A minted token acts only while its minter is active, holds ``admin`` somewhere, and every
+    unit the user holds a role in lies at or below a unit where the minter holds ``admin``. So
+    a regional administrator's token for a user who later becomes an NPO chair stops the moment
+    the user gets that role, and starts again only if it is taken away. (A user with no roles
+    lies within every administrator's reach.)
+    """
+    minter = aliased(User, name="minter")
+    minter_admin = aliased(Membership, name="minter_admin")
+    held = aliased(Membership, name="held")
+    reach = aliased(UnitClosure, name="reach")
+    minter_is_admin = (
+        select(minter_admin.id)
+        .where(minter_admin.user_id == ApiToken.minted_by_id, minter_admin.role == "admin")
+        .exists()
+    )
+    minter_is_active = (
+        select(minter.id).where(minter.id == ApiToken.minted_by_id, minter.is_active).exists()
+    )
+    role_beyond_reach = (
+        select(held.id)
+        .where(
+            held.user_id == ApiToken.user_id,
+            ~select(reach.ancestor_id)
+            .join(minter_admin, minter_admin.unit_id == reach.ancestor_id)
+            .where(
+                reach.descendant_id == held.unit_id,
+                minter_admin.user_id == ApiToken.minted_by_id,
+                minter_admin.role == "admin",
+            )
+            .exists(),
+        )
+        .exists()
+    )
+    return and_(
+        ApiToken.revoked_at.is_(None),
+        User.is_active.is_(True),
+        or_(
+            ApiToken.minted_by_id.is_(None),
+            and_(minter_is_active, minter_is_admin, ~role_beyond_reach),
+        ),
+    )
+
+
 def user_for_token(session: Session, plain: str) -> User | None:
-    # One query: the token's user, if the token is live and the user active.
+    # One query: the token's user, if the token may act (token_acts).
     user: User | None = session.scalar(
         select(User)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == hash_token(plain),
-            ApiToken.revoked_at.is_(None),
-            User.is_active.is_(True),
-        )
+        .where(ApiToken.token_hash == hash_token(plain), token_acts())
     )
     return user
 

@@ -32,26 +32,24 @@ class Authenticated:
     user: User
     token_id: int
     last_used_at: dt.datetime | None
+    minted_by_id: int | None = None  # a token made with this one inherits it
 
     def needs_touch(self, now: dt.datetime) -> bool:
         return self.last_used_at is None or self.last_used_at < now - LAST_USED_RESOLUTION
 
 
 def authenticate(session: Session, plain: str) -> Authenticated | None:
-    """The live token's user (active) and the token's id, in one query; None for anything else."""
+    """The token's user and the token, in one query, if the token may act (live, its user
+    active, and within its minter's reach: org.token_acts); None for anything else."""
     row = session.execute(
-        select(User, ApiToken.id, ApiToken.last_used_at)
+        select(User, ApiToken.id, ApiToken.last_used_at, ApiToken.minted_by_id)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == org.hash_token(plain),
-            ApiToken.revoked_at.is_(None),
-            User.is_active.is_(True),
-        )
+        .where(ApiToken.token_hash == org.hash_token(plain), org.token_acts())
     ).first()
     if row is None:
         return None
-    user, token_id, last_used_at = row
-    return Authenticated(user, token_id, last_used_at)
+    user, token_id, last_used_at, minted_by_id = row
+    return Authenticated(user, token_id, last_used_at, minted_by_id)
 
 
 def touch(session: Session, token_id: int, now: dt.datetime) -> None:
@@ -84,8 +82,14 @@ def own_tokens(session: Session, user: User, *, limit: Any = None, offset: Any =
     return Page(items, total)
 
 
-def create_own(session: Session, user: User, name: Any = None) -> tuple[ApiToken, str]:
-    """A new token for ``user``; the plain token is returned once and never stored."""
+def create_own(
+    session: Session, user: User, name: Any = None, minted_by_id: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for ``user``; the plain token is returned once and never stored.
+
+    ``minted_by_id``: the minter of the token the request came with, if an administrator made
+    that one: a token cannot shed its minter's reach by making a sibling.
+    """
     if name is None:
         name = ""
     if not isinstance(name, str):
@@ -102,7 +106,7 @@ def create_own(session: Session, user: User, name: Any = None) -> tuple[ApiToken
         raise ValidationError(
             f"Du har redan {MAX_ACTIVE} giltiga nycklar. Återkalla någon du inte använder först."
         )
-    token, plain = org.create_token(session, user, name)
+    token, plain = org.create_token(session, user, name, minted_by=minted_by_id)
     session.flush()  # id and created_at for the answer
     return token, plain
 

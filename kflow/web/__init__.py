@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, make_response, request
+from werkzeug.exceptions import HTTPException
 
 from kflow.runtime import Runtime
 from kflow.web.retry import KflowFlask
@@ -39,6 +40,7 @@ def create_app(
     db.init_app(app)
 
     from kflow.web.api import bp as api_bp
+    from kflow.web.api import http_error_response
 
     app.register_blueprint(api_bp)
 
@@ -48,11 +50,17 @@ def create_app(
 
     @app.errorhandler(404)
     @app.errorhandler(405)
-    def _not_found(error: Any) -> Any:
-        if request.path.startswith("/api/"):
-            code = "not_found" if error.code == 404 else "bad_request"
-            return jsonify(error={"code": code, "message": error.description}), error.code
-        return ui.http_error_page(error)
+    @app.errorhandler(414)
+    def _http_error(error: HTTPException) -> Any:
+        """Routing's 404 and 405 and kflow.web.limits' 414: JSON in the API and /healthz (§3),
+        a page elsewhere. A 405 names the methods the path takes in ``Allow``, as HTTP asks."""
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return http_error_response(error)
+        response = make_response(ui.http_error_page(error))
+        allow = dict(error.get_headers()).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(500)
     def _server_error(error: Any) -> Any:

@@ -6,6 +6,9 @@ clear 4xx (lifecycle.md §3) instead of failing deep down as a 500:
 * **Size.** A body is at most ``MAX_CONTENT_LENGTH`` (2 MB), a multipart field at most
   ``MAX_FORM_MEMORY_SIZE``; anything larger is ``413`` with a Swedish message (JSON in the API).
   Below that, the services bound each text (a comment 10 000 characters, a title 300, ...).
+  A URL (path and query string, as sent) is at most ``MAX_URL_LENGTH`` characters: longer is
+  ``414``, on every route. (gunicorn, which ``kflow serve`` runs, itself refuses a request line
+  over 4094 bytes with an HTML 414 of its own before kflow sees it.)
 * **Ids.** A number in a path (``/arenden/<int:case_id>``) must fit an INTEGER column (32-bit
   signed on PostgreSQL); a larger one matches no route (404). Integer query and form fields
   (``offset``, ``knowledge_support``, ...) beyond that range are 422.
@@ -21,9 +24,10 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Request, jsonify, render_template, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.routing import IntegerConverter, Map
 
 from kflow.errors import BadRequest, ValidationError
@@ -33,6 +37,9 @@ MAX_FORM_MEMORY_SIZE = 500_000
 # Ids are INTEGER columns: 32 bits on PostgreSQL (SQLite's are wider).
 MAX_DB_INT = 2**31 - 1
 MAX_JSON_DEPTH = 32
+# Path and query string as sent (percent-encoded). Below gunicorn's request-line limit (4094 bytes
+# with the method and protocol), so a URL just too long gets this answer, in JSON in the API.
+MAX_URL_LENGTH = 4000
 # Query and form fields that are read as integers and reach the database.
 INTEGER_FIELDS = ("limit", "offset", "knowledge_support", "indicator", "lock_version")
 # How the web pages name those fields (the API uses the ids).
@@ -48,6 +55,9 @@ TOO_DEEP = f"JSON-kroppen är nästlad för djupt (högst {MAX_JSON_DEPTH} nivå
 TOO_LARGE_API = (
     "Förfrågan är för stor: en kropp får vara högst 2 MB. En kommentar får vara högst "
     "10 000 tecken och en beskrivning högst 20 000."
+)
+TOO_LONG_URL = (
+    f"Adressen är för lång: sökväg och frågesträng får vara högst {MAX_URL_LENGTH} tecken."
 )
 TOO_LARGE_UI = (
     "Det du skickade är för stort för att tas emot. En kommentar får vara högst 10 000 tecken, "
@@ -74,8 +84,24 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH)
     app.config.setdefault("MAX_FORM_MEMORY_SIZE", MAX_FORM_MEMORY_SIZE)
     app.url_map.converters["int"] = DatabaseIdConverter
+    app.before_request(check_url)  # first, and for every route: nothing is read before it
     app.before_request(check_request)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+
+
+def url_length(environ: dict[str, Any]) -> int:
+    """The length of the URL's path and query string as sent: the query string as it came, the
+    path percent-encoded again (WSGI gives it decoded, as latin-1 text of its bytes)."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    sent_path = quote(path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=")
+    return len(sent_path) + (len(query) + 1 if query else 0)
+
+
+def check_url() -> None:
+    """Refuse a URL longer than MAX_URL_LENGTH: 414, before anything else reads the request."""
+    if url_length(request.environ) > MAX_URL_LENGTH:
+        raise RequestURITooLarge(TOO_LONG_URL)
 
 
 def check_request() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -47,14 +49,35 @@ def _kflow_error(error: KflowError) -> Response:
     return error_response(error)
 
 
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+
+
+# Werkzeug's own descriptions are English; these say the same in Swedish (§3).
+HTTP_MESSAGES = {
+    404: "Det finns ingen sådan adress i API:t. Se /api/v1/openapi.json.",
+    405: "Metoden går inte att använda på den här adressen; se rubriken Allow.",
+}
+
+
+def http_error_response(error: HTTPException) -> Response:
+    """An HTTP error (404 and 405 from routing, 414, ...) as a §3 JSON error. Another 4xx is
+    ``bad_request``; a 405 keeps Werkzeug's ``Allow`` header, naming the methods the path takes."""
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "bad_request" if status < 500 else "server_error")
+    message = error.description
+    if message == type(error).description:  # Werkzeug's default, not one of kflow's
+        message = HTTP_MESSAGES.get(status, message)
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    for name, value in error.get_headers():
+        if name.lower() == "allow":
+            response.headers["Allow"] = value
+    return response
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
-    code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
-        error.code or 500, "bad_request" if (error.code or 500) < 500 else "server_error"
-    )
-    response = jsonify({"error": {"code": code, "message": error.description}})
-    response.status_code = error.code or 500
-    return response
+    return http_error_response(error)
 
 
 @bp.before_request
@@ -71,10 +94,37 @@ def _authenticate() -> None:
     if found.needs_touch(utcnow()):
         g.api_token_touch = found.token_id  # written after the request (kflow.web.api.tokens)
     g.authority = Authority(db.session(), Actor(found.user))
+    g.api_token_minter = found.minted_by_id
+
+
+_PLACEHOLDER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@functools.cache
+def _declared_query(template: str, method: str) -> frozenset[str]:
+    """The query parameters the OpenAPI document declares for an operation."""
+    operation = openapi_document()["paths"].get(template, {}).get(method.lower(), {})
+    return frozenset(p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
+
+
+def refuse_empty_parameters() -> None:
+    """A declared query parameter given without a value (``?state=``) is refused, not ignored:
+    the caller meant to filter or page by something (the document says ``minLength: 1``)."""
+    if request.url_rule is None or not request.args:
+        return
+    template = request.url_rule.rule
+    collection = (request.view_args or {}).get("collection")
+    if isinstance(collection, str):
+        template = template.replace("<collection>", collection)
+    declared = _declared_query(_PLACEHOLDER.sub(r"{\1}", template), request.method)
+    for name, value in request.args.items(multi=True):
+        if name in declared and not value.strip():
+            raise ValidationError(f"{name} är tomt: ange ett värde eller utelämna parametern.")
 
 
 # After authentication, so that a caller without a token learns nothing from these checks.
 bp.before_request(limits.check_fields)
+bp.before_request(refuse_empty_parameters)
 
 
 @bp.after_request

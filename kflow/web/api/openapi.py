@@ -6,9 +6,11 @@ import functools
 from typing import Any
 
 from kflow.models import Role, UnitKind
+from kflow.services.queries import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from kflow.states import MACHINES
 from kflow.states import consultation_response as cr_states
 from kflow.states import knowledge_support as ks_states
+from kflow.web.limits import MAX_URL_LENGTH
 
 COLLECTIONS = {
     "knowledge-supports": "knowledge_support",
@@ -50,15 +52,39 @@ def _list_of(name: str) -> dict[str, Any]:
     }
 
 
+# The bounds kflow.services.queries.page_args enforces (MAX_OFFSET: what every database takes).
 PAGING = [
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
+        },
     },
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+    },
 ]
-AUTH_ERRORS = {"401": _error("Not logged in or bad token"), "422": _error("Bad query parameter")}
+AUTH_ERRORS = {
+    "401": _error("Not logged in or bad token"),
+    "422": _error("Bad query parameter (an empty one included)"),
+}
+
+
+def _filter(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A query parameter that filters a list: given, it may not be empty (422)."""
+    return {
+        "name": name,
+        "in": "query",
+        "schema": schema or {"type": "string", "minLength": 1},
+    }
+
+
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
 NULLABLE_INT = {"type": ["integer", "null"]}
@@ -145,23 +171,15 @@ def _trigger_docs(case_type: str) -> str:
 def _collection_paths(collection: str, case_type: str) -> dict[str, Any]:
     schema = f"Case_{case_type}"
     filters = [
-        {"name": "knowledge_support", "in": "query", "schema": {"type": "integer"}},
-        {"name": "region", "in": "query", "schema": {"type": "string"}},
-        {"name": "unit", "in": "query", "schema": {"type": "string"}},
-        {
-            "name": "state",
-            "in": "query",
-            "schema": {"type": "string", "enum": [s.value for s in MACHINES[case_type].states]},
-        },
+        _filter("knowledge_support", {"type": "integer"}),
+        _filter("region"),
+        _filter("unit"),
+        _filter("state", {"type": "string", "enum": [s.value for s in MACHINES[case_type].states]}),
     ]
     if case_type == "knowledge_support":
         filters += [
-            {"name": "owner", "in": "query", "schema": {"type": "string"}},
-            {
-                "name": "kind",
-                "in": "query",
-                "schema": {"type": "string", "enum": list(ks_states.KINDS)},
-            },
+            _filter("owner"),
+            _filter("kind", {"type": "string", "enum": list(ks_states.KINDS)}),
         ]
     id_param = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     paths: dict[str, Any] = {
@@ -337,12 +355,8 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Organisation units",
             "operationId": "list_units",
             "parameters": [
-                {
-                    "name": "kind",
-                    "in": "query",
-                    "schema": {"type": "string", "enum": list(UnitKind)},
-                },
-                {"name": "parent", "in": "query", "schema": {"type": "string"}},
+                _filter("kind", {"type": "string", "enum": list(UnitKind)}),
+                _filter("parent"),
                 *PAGING,
             ],
             "responses": {"200": _json(_list_of("Unit"))} | AUTH_ERRORS,
@@ -382,17 +396,9 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Per knowledge support: each region's adaptation and local implementations",
             "operationId": "overview",
             "parameters": [
-                {"name": "owner", "in": "query", "schema": {"type": "string"}},
-                {
-                    "name": "kind",
-                    "in": "query",
-                    "schema": {"type": "string", "enum": list(ks_states.KINDS)},
-                },
-                {
-                    "name": "state",
-                    "in": "query",
-                    "schema": {"type": "string", "enum": [s.value for s in ks_states.State]},
-                },
+                _filter("owner"),
+                _filter("kind", {"type": "string", "enum": list(ks_states.KINDS)}),
+                _filter("state", {"type": "string", "enum": [s.value for s in ks_states.State]}),
                 *PAGING,
             ],
             "responses": {"200": _json(_list_of("OverviewRow"))} | AUTH_ERRORS,
@@ -559,10 +565,14 @@ def openapi_document() -> dict[str, Any]:
                             "region_name": {"type": "string"},
                             "adaptation": {
                                 "type": ["object", "null"],
-                                "description": "The region's regional_adaptation (null: none)",
+                                "description": (
+                                    "The region's regional_adaptation (null: none). Its state "
+                                    "is shown to every caller; its id and due date only to a "
+                                    "caller who may read it (null otherwise)"
+                                ),
                                 "required": ["id", "state", "state_label", "due"],
                                 "properties": {
-                                    "id": {"type": "integer"},
+                                    "id": NULLABLE_INT,
                                     "state": {
                                         "type": "string",
                                         "enum": [
@@ -608,6 +618,9 @@ def openapi_document() -> dict[str, Any]:
         for operation in operations.values():
             if "requestBody" in operation:  # kflow.web.limits: bodies are at most 2 MB
                 operation["responses"].setdefault("413", _error("Body larger than 2 MB"))
+            operation["responses"]["414"] = _error(
+                f"URL (path and query string) longer than {MAX_URL_LENGTH} characters"
+            )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -615,7 +628,8 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Tracks every kunskapsstöd from NPO to local unit. States, triggers and roles "
-                'follow lifecycle.md. Errors: {"error": {"code", "message"}}.'
+                'follow lifecycle.md. Errors: {"error": {"code", "message"}}. A method a path '
+                "does not take is 405 bad_request with an Allow header naming those it takes."
             ),
         },
         "servers": [{"url": "/"}],

@@ -110,6 +110,10 @@ class Serializer:
         all_regions = regions(self.session)
         adaptation_machine = MACHINES["regional_adaptation"]
         self.prepare([row.knowledge_support for row in rows])
+        self.authority.prefetch_cases(
+            [a for row in rows for a in row.adaptations.values()],
+            [row.knowledge_support.owner_id for row in rows],
+        )
         done = {"implemented", "following_up", "closed", "waived"}
         out = []
         for row in rows:
@@ -117,6 +121,11 @@ class Serializer:
             cells = []
             for region in all_regions:
                 adaptation = row.adaptations.get(region.id)
+                # The state is the public aggregate; the id and due date are the caller's to
+                # see only if they may read the adaptation (as the overview page shows it).
+                readable = adaptation is not None and self.authority.can_read(
+                    adaptation, ks.owner_id
+                )
                 counts = dict(row.implementations.get(region.id, {}))
                 relevant = sum(n for s, n in counts.items() if s != "cancelled")
                 finished = sum(n for s, n in counts.items() if s in done)
@@ -126,10 +135,10 @@ class Serializer:
                         "region_name": region.name,
                         "adaptation": (
                             {
-                                "id": adaptation.id,
+                                "id": adaptation.id if readable else None,
                                 "state": adaptation.state,
                                 "state_label": adaptation_machine.state_label(adaptation.state),
-                                "due": _iso(adaptation.due),
+                                "due": _iso(adaptation.due) if readable else None,
                             }
                             if adaptation
                             else None

@@ -52,7 +52,9 @@ def list_tokens() -> Response:
 @bp.post("/tokens")
 def create_token() -> tuple[Response, int, dict[str, str]]:
     body = json_body()
-    token, plain = tokens.create_own(db.session(), _me(), body.get("name"))
+    token, plain = tokens.create_own(
+        db.session(), _me(), body.get("name"), minted_by_id=g.get("api_token_minter")
+    )
     return jsonify({**token_json(token), "token": plain}), 201, NO_STORE
 
 

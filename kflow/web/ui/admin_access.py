@@ -124,7 +124,9 @@ def create_token() -> Any:
     try:
         user = org.user_by_email(session, form.get("email", ""))
         scope().require_user(session, user)
-        token, plain = org.create_token(session, user, form.get("name", "").strip()[:200])
+        token, plain = org.create_token(
+            session, user, form.get("name", "").strip()[:200], minted_by=_me()
+        )
         session.flush()  # generate token.id and created_at for the page below
     except KflowError as error:
         session.rollback()

@@ -1,9 +1,16 @@
-"""Signing in and out with e-mail and password (Flask-Login, werkzeug scrypt hashes)."""
+"""Signing in and out with e-mail and password (Flask-Login, werkzeug scrypt hashes).
+
+Sessions live in the database (kflow.services.signin): the cookie names one, signing out ends
+it everywhere, and it is accepted only from the client that signed in, whose address is read
+with the same trusted-proxy rule as the sign-in throttle's. Signing in reads the throttle and
+the account in a short read transaction and checks the password outside any transaction; only
+recording the outcome writes (so on SQLite a sign-in never holds the write lock while it
+hashes).
+"""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from kflow.db import utcnow
 from kflow.models import User
+from kflow.services import signin
 from kflow.services.login_throttle import Throttle, client_address
 from kflow.web import db
 from kflow.web.ui.base import install
@@ -26,38 +34,48 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Logga in för att se sidan."
 login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
+# Flask-Login's own protection reads X-Forwarded-For as the client sends it; kflow binds each
+# session to its client itself (kflow.services.signin), with the trusted-proxy rule.
+login_manager.session_protection = None
 
 BAD_LOGIN = "Fel e-postadress eller lösenord."
 
 
 class LoginUser(UserMixin):  # type: ignore[misc]
-    """The session's view of a user. The id carries a tag of the password hash, so changing
-    the password ends every other session."""
+    """The session's view of a user: the user and the database session (row) it signed in as."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, session_id: int, cookie_value: str) -> None:
         self.user = user
+        self.session_id = session_id
+        self.cookie_value = cookie_value
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{password_tag(self.user)}"
+        return self.cookie_value
 
     @property
     def is_active(self) -> bool:
         return bool(self.user.is_active)
 
 
-def password_tag(user: User) -> str:
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+def _address() -> str:
+    settings = db.runtime().settings
+    return client_address(
+        request.remote_addr,
+        request.headers.get("X-Forwarded-For"),
+        settings.login.trusted_proxies,
+    )
 
 
-def load_user(user_id: str) -> LoginUser | None:
-    raw_id, _, tag = user_id.partition(":")
-    if not raw_id.isdigit():
+def _client() -> str:
+    secret = db.runtime().settings.secret_key
+    return signin.client_hash(secret, _address(), request.headers.get("User-Agent"))
+
+
+def load_user(cookie_value: str) -> LoginUser | None:
+    resumed = signin.resume(db.session(), cookie_value, _client())
+    if resumed is None:
         return None
-    user = db.session().get(User, int(raw_id))
-    if user is None or not user.is_active or tag != password_tag(user):
-        return None
-    return LoginUser(user)
+    return LoginUser(resumed.user, resumed.session_id, resumed.cookie_value)
 
 
 login_manager.user_loader(load_user)
@@ -87,47 +105,50 @@ def safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     next_url = safe_next(request.values.get("next"))
-    if current_user.is_authenticated:
-        return redirect(next_url or url_for("inbox.index"), 303)
-    email = ""
-    error = None
-    if request.method == "POST":
-        email = request.form.get("email", "").strip()
-        password = request.form.get("password", "")
-        throttle = _throttle(email)
-        now = utcnow()
-        wait = throttle.wait_seconds(db.session(), now)
-        if wait > 0:
-            # Refused before the password is looked at, the same whether the account exists.
-            page = render_template(
-                "ui/login.html", email=email, next_url=next_url, error=too_many(wait)
-            )
-            return page, 429, {"Retry-After": str(wait)}
-        user = db.session().scalar(select(User).where(User.email == email.lower()))
-        if user is not None and user.password_hash and user.is_active:
-            ok = check_password_hash(user.password_hash, password)
-        else:
-            check_password_hash(_dummy_hash(), password)
-            ok = False
-        if ok and user is not None:
-            throttle.succeeded(db.session())
-            session.clear()  # a fresh session: nothing from before sign-in carries over
-            login_user(LoginUser(user))
-            flash(f"Välkommen, {user.name}!", "success")
+    if request.method == "GET":
+        if current_user.is_authenticated:
             return redirect(next_url or url_for("inbox.index"), 303)
-        throttle.failed(db.session(), now)
-        error = BAD_LOGIN
-    return render_template("ui/login.html", email=email, next_url=next_url, error=error)
+        return render_template("ui/login.html", email="", next_url=next_url, error=None)
+    email = request.form.get("email", "").strip()
+    password = request.form.get("password", "")
+    throttle = _throttle(email)
+    now = utcnow()
+    # Read what the decision needs, then check the password outside any transaction.
+    with db.reading() as read:
+        wait = throttle.wait_seconds(read, now)
+        user = None
+        if wait <= 0:
+            user = read.scalar(select(User).where(User.email == email.lower()))
+    if wait > 0:
+        # Refused before the password is looked at, the same whether the account exists.
+        page = render_template(
+            "ui/login.html", email=email, next_url=next_url, error=too_many(wait)
+        )
+        return page, 429, {"Retry-After": str(wait)}
+    if user is not None and user.password_hash and user.is_active:
+        ok = check_password_hash(user.password_hash, password)
+    else:
+        check_password_hash(_dummy_hash(), password)
+        ok = False
+    # Only now the request's own (writing) transaction: record the outcome.
+    write = db.session()
+    if not ok or user is None:
+        throttle.failed(write, now)
+        return render_template("ui/login.html", email=email, next_url=next_url, error=BAD_LOGIN)
+    throttle.succeeded(write)
+    earlier = signin.parse(session.get("_user_id"))
+    if earlier is not None:  # signing in again ends the session this browser had
+        signin.end(write, earlier[0], "signed_in_again", now)
+    cookie_value = signin.start(write, user, _client(), now)
+    session.clear()  # a fresh session: nothing from before sign-in carries over
+    login_user(LoginUser(user, int(cookie_value.partition(".")[0]), cookie_value))
+    flash(f"Välkommen, {user.name}!", "success")
+    return redirect(next_url or url_for("inbox.index"), 303)
 
 
 def _throttle(email: str) -> Throttle:
     settings = db.runtime().settings
-    address = client_address(
-        request.remote_addr,
-        request.headers.get("X-Forwarded-For"),
-        settings.login.trusted_proxies,
-    )
-    return Throttle.of(settings.login, settings.secret_key, email, address)
+    return Throttle.of(settings.login, settings.secret_key, email, _address())
 
 
 def too_many(wait_seconds: int) -> str:
@@ -141,6 +162,8 @@ def too_many(wait_seconds: int) -> str:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated:
+        signin.end(db.session(), current_user.session_id, "signed_out", utcnow())
     logout_user()
     session.clear()
     flash("Du är utloggad.", "success")

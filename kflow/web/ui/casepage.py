@@ -43,12 +43,52 @@ class Fact:
 
 @dataclasses.dataclass
 class Linked:
-    """A related case: shown with a link when the user may open it."""
+    """A related case as its viewer may see it.
 
-    case: Case
+    Its id (the link), state, due date and delay are there only when the viewer may read the
+    case (``Authority.can_read``, the rule behind the API's 404). Of a case the viewer may not
+    read, a page shows its name and type, and its state only where that state is part of the
+    public aggregate (a region's adaptation, as in the overview).
+    """
+
     name: str
-    readable: bool
+    type_label: str
+    case_id: int | None = None  # None: the viewer may not open the case
+    state: str | None = None
+    state_label: str | None = None
+    due: dt.date | None = None
     overdue_days: int = 0
+
+    @property
+    def readable(self) -> bool:
+        return self.case_id is not None
+
+
+def related(
+    authority: Authority,
+    case: Case,
+    name: str,
+    ks_owner_id: int,
+    today: dt.date,
+    *,
+    public_state: bool = False,
+) -> Linked:
+    """``case`` as a related case on a page; ``public_state``: its state may be shown to every
+    signed-in user (a regional adaptation's, the overview's public aggregate)."""
+    label = MACHINES[case.type].label
+    if authority.can_read(case, ks_owner_id):
+        return Linked(
+            name,
+            label,
+            case.id,
+            case.state,
+            case.state_label,
+            case.due,
+            overdue_days(case, today),
+        )
+    if public_state:
+        return Linked(name, label, state=case.state, state_label=case.state_label)
+    return Linked(name, label)
 
 
 @dataclasses.dataclass
@@ -58,6 +98,13 @@ class RegionRow:
     response: Linked | None
     done: int
     relevant: int
+
+    @property
+    def hidden(self) -> bool:
+        """Does the viewer miss this region's due date or consultation response?"""
+        return any(
+            item is not None and not item.readable for item in (self.adaptation, self.response)
+        )
 
 
 @dataclasses.dataclass
@@ -284,11 +331,23 @@ def region_rows(
     rows = []
     for region in regions:
         by_state = counts.get(region.id, {})
+        adaptation = adaptations.get(region.id)
+        response = responses.get(region.id)
         rows.append(
             RegionRow(
                 region=region,
-                adaptation=_linked(authority, adaptations.get(region.id), ks, region.name, today),
-                response=_linked(authority, responses.get(region.id), ks, region.name, today),
+                adaptation=(
+                    related(
+                        authority, adaptation, region.name, ks.owner_id, today, public_state=True
+                    )
+                    if adaptation is not None
+                    else None
+                ),
+                response=(
+                    related(authority, response, region.name, ks.owner_id, today)
+                    if response is not None
+                    else None
+                ),
                 done=sum(n for s, n in by_state.items() if s in done_states),
                 relevant=sum(n for s, n in by_state.items() if s != "cancelled"),
             )
@@ -296,17 +355,18 @@ def region_rows(
     return rows
 
 
-def _linked(
-    authority: Authority, case: Case | None, ks: KnowledgeSupport, name: str, today: dt.date
-) -> Linked | None:
-    if case is None:
-        return None
-    return Linked(case, name, authority.can_read(case, ks.owner_id), overdue_days(case, today))
+@dataclasses.dataclass
+class Implementations:
+    """An adaptation's local implementations: those the viewer may read, and how many others
+    there are (public already: the overview counts a region's local implementations)."""
+
+    shown: list[Linked]
+    others: int
 
 
 def implementations(
     session: Session, authority: Authority, adaptation: Case, ks: KnowledgeSupport, today: dt.date
-) -> list[Linked]:
+) -> Implementations:
     found = list(
         session.scalars(
             select(Case).where(Case.type == "local_implementation", Case.parent_id == adaptation.id)
@@ -314,13 +374,9 @@ def implementations(
     )
     units = units_by_id(session, (c.owner_id for c in found))
     authority.prefetch_cases(found, [ks.owner_id])
-    linked = [
-        Linked(
-            c, units[c.owner_id].name, authority.can_read(c, ks.owner_id), overdue_days(c, today)
-        )
-        for c in found
-    ]
-    return sorted(linked, key=lambda item: (item.name, item.case.id))
+    linked = [related(authority, c, units[c.owner_id].name, ks.owner_id, today) for c in found]
+    shown = sorted((item for item in linked if item.readable), key=lambda i: (i.name, i.case_id))
+    return Implementations(shown, len(linked) - len(shown))
 
 
 def parent_links(
@@ -332,16 +388,9 @@ def parent_links(
         adaptation = session.get(Case, case.parent_id)
         if adaptation is not None:
             region = session.get(Unit, adaptation.owner_id)
-            name = region.name if region else f"#{adaptation.id}"
-            out.append(
-                Linked(
-                    adaptation,
-                    name,
-                    authority.can_read(adaptation, ks.owner_id),
-                    overdue_days(adaptation, today),
-                )
-            )
-    out.append(Linked(ks, ks.title, True))
+            name = region.name if region else MACHINES[adaptation.type].label
+            out.append(related(authority, adaptation, name, ks.owner_id, today))
+    out.append(related(authority, ks, ks.title, ks.owner_id, today))
     return out
 
 

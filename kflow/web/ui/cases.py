@@ -63,15 +63,18 @@ def render_case(
         "number": casepage.number,
     }
     if isinstance(case, KnowledgeSupport):
-        context["regions"] = casepage.region_rows(session, auth, case, day)
+        context["regions"] = regions = casepage.region_rows(session, auth, case, day)
+        context["regions_hidden"] = any(row.hidden for row in regions)
         context["indicators"] = casepage.indicators_of(session, case.id)
         context["directions"] = DIRECTION_LABELS
         context["can_define_indicators"] = case.is_open and bool(
             set(indicators.DEFINE_ROLES) & auth.case_roles(case)
         )
     elif isinstance(case, RegionalAdaptation):
-        context["implementations"] = casepage.implementations(session, auth, case, ks, day)
-        context["parents"] = [casepage.Linked(ks, ks.title, True)]
+        local = casepage.implementations(session, auth, case, ks, day)
+        context["implementations"] = local.shown
+        context["other_implementations"] = local.others
+        context["parents"] = [casepage.related(auth, ks, ks.title, ks.owner_id, day)]
     else:
         context["parents"] = casepage.parent_links(session, auth, case, ks, day)
     if isinstance(case, LocalImplementation):

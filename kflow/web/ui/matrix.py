@@ -23,15 +23,22 @@ DONE = frozenset(str(s) for s in li_states.DONE)
 
 @dataclasses.dataclass
 class Cell:
+    """One region's cell: the public aggregate (the adaptation's state, the local units done)
+    for every viewer; the adaptation's id (the link) and delay only for a viewer who may read
+    the adaptation."""
+
     region: Unit
-    adaptation_id: int | None
+    adaptation_id: int | None  # None: no adaptation, or one the viewer may not open
     state: str | None
     short: str
     label: str
-    readable: bool
     done: int
     relevant: int
     overdue_days: int
+
+    @property
+    def readable(self) -> bool:
+        return self.adaptation_id is not None
 
     @property
     def css(self) -> str:
@@ -107,17 +114,17 @@ def build(
             adaptation = row.adaptations.get(region.id)
             counts = row.implementations.get(region.id, {})
             state = adaptation.state if adaptation else None
+            readable = adaptation is not None and authority.can_read(adaptation, ks.owner_id)
             cells.append(
                 Cell(
                     region=region,
-                    adaptation_id=adaptation.id if adaptation else None,
+                    adaptation_id=adaptation.id if adaptation and readable else None,
                     state=state,
                     short=ADAPTATION_SHORT.get(state, NO_ADAPTATION) if state else NO_ADAPTATION,
                     label=machine.state_label(state) if state else NO_ADAPTATION,
-                    readable=bool(adaptation and authority.can_read(adaptation, ks.owner_id)),
                     done=sum(n for s, n in counts.items() if s in DONE),
                     relevant=sum(n for s, n in counts.items() if s != "cancelled"),
-                    overdue_days=overdue_days(adaptation, today) if adaptation else 0,
+                    overdue_days=overdue_days(adaptation, today) if adaptation and readable else 0,
                 )
             )
         rows.append(
