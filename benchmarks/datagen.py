@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.org import OrgInfo
-from kflow.services.history import EVENT_COLUMNS
+from kflow.engine.history import EVENT_COLUMNS
 
 CASES_PER_KS = 1 + 21 + 21 + 290
 CASE_COLUMNS = [
@@ -84,7 +84,7 @@ def ks_count(target: int) -> int:
 class Generator:
     def __init__(self, conn: sqlite3.Connection, info: OrgInfo, settings: Any, now: dt.datetime):
         from kflow.calendar import add_business_days, local_date
-        from kflow.services.deadlines import rung_dates
+        from kflow.engine.deadlines import rung_dates
 
         self.conn = conn
         self.info = info

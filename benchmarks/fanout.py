@@ -47,11 +47,12 @@ def run_kflow(
 
     from benchmarks.org import Driver
     from kflow.calendar import local_date
+    from kflow.cases.models import Case
     from kflow.db import utcnow
-    from kflow.models import Case, User
+    from kflow.engine.authority import Actor, Authority
+    from kflow.engine.cases import fire_id, get_case
+    from kflow.org.models import User
     from kflow.runtime import settle_heap
-    from kflow.services.authority import Actor, Authority
-    from kflow.services.cases import fire_id, get_case
 
     info = OrgInfo.from_json(args["org"])
     regions = region_by_id(info)
@@ -482,8 +483,8 @@ class RawFanout:
 def run_raw(args: dict[str, Any]) -> dict[str, Any]:
     from kflow.calendar import add_business_days, add_months, local_date
     from kflow.config import load_settings
+    from kflow.engine.deadlines import due_values
     from kflow.runtime import settle_heap
-    from kflow.services.deadlines import due_values
 
     info = OrgInfo.from_json(args["org"])
     regions = region_by_id(info)

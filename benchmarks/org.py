@@ -66,9 +66,11 @@ def email(name: str) -> str:
 
 def build_org(session: Session, settings: Any) -> OrgInfo:
     """Seed the reference organisation and add the benchmark's units and people."""
-    from kflow.models import Unit, UnitKind
-    from kflow.services import org
-    from kflow.services.seed import seed
+    from kflow.org import units as org_units
+    from kflow.org import users as org_users
+    from kflow.org.models import Unit
+    from kflow.org.roles import UnitKind
+    from kflow.tools.seed import seed
 
     seed(session, settings.organisation_path)
     units = {u.code: u for u in session.scalars(select(Unit))}
@@ -79,7 +81,7 @@ def build_org(session: Session, settings: Any) -> OrgInfo:
         codes = []
         for i in range(1, UNITS_PER_REGION + 1):
             code = f"{region.code}-enhet-{i:02d}"
-            units[code] = org.create_unit(
+            units[code] = org_units.create_unit(
                 session, code, f"{region.name}, enhet {i}", UnitKind.LOCAL_UNIT, region
             )
             codes.append(code)
@@ -89,26 +91,26 @@ def build_org(session: Session, settings: Any) -> OrgInfo:
             ("chair", "ordf"),
             ("process_lead", "process"),
         ):
-            user = org.create_user(
+            user = org_users.create_user(
                 session, email(f"{prefix}.{region.code}"), f"{prefix} {region.name}"
             )
             session.flush()
-            org.grant(session, user, role, region)
+            org_users.grant(session, user, role, region)
             people[role] = user
         for code in codes:
-            user = org.create_user(session, email(f"lokal.{code}"), f"Lokalt ansvarig {code}")
+            user = org_users.create_user(session, email(f"lokal.{code}"), f"Lokalt ansvarig {code}")
             session.flush()
-            org.grant(session, user, "local_lead", units[code])
+            org_users.grant(session, user, "local_lead", units[code])
             local_leads[code] = user
         region_info.append((region, people, codes))
     npo_info = []
     for code in OWNER_NPOS:
         npo = units[code]
-        chair = org.create_user(session, email(f"ordf.{code}"), f"Ordförande {npo.name}")
-        lead = org.create_user(session, email(f"process.{code}"), f"Processledare {npo.name}")
+        chair = org_users.create_user(session, email(f"ordf.{code}"), f"Ordförande {npo.name}")
+        lead = org_users.create_user(session, email(f"process.{code}"), f"Processledare {npo.name}")
         session.flush()
-        org.grant(session, chair, "chair", npo)
-        org.grant(session, lead, "process_lead", npo)
+        org_users.grant(session, chair, "chair", npo)
+        org_users.grant(session, lead, "process_lead", npo)
         npo_info.append((npo, chair, lead))
     session.flush()
     return OrgInfo(
@@ -140,20 +142,20 @@ class Driver:
         self.settings = settings
 
     def authority(self, user_id: int) -> Any:
-        from kflow.models import User
-        from kflow.services.authority import Actor, Authority
+        from kflow.engine.authority import Actor, Authority
+        from kflow.org.models import User
 
         return Authority(self.session, Actor(self.session.get(User, user_id)))
 
     def fire(self, case: Any, trigger: str, user_id: int, **kwargs: Any) -> Any:
-        from kflow.services.cases import fire
+        from kflow.engine.cases import fire
 
         return fire(
             self.session, self.authority(user_id), case, trigger, settings=self.settings, **kwargs
         )
 
     def knowledge_support(self, npo: dict[str, Any], title: str) -> Any:
-        from kflow.services.cases import create_knowledge_support
+        from kflow.engine.cases import create_knowledge_support
 
         return create_knowledge_support(
             self.session,
@@ -176,7 +178,7 @@ class Driver:
         return self.fire(ks, "publish", npo["chair"], params={"decision_ref": f"NPO-{number}"})
 
     def adaptations(self, ks_id: int) -> list[Any]:
-        from kflow.models import Case
+        from kflow.cases.models import Case
 
         return list(
             self.session.scalars(
@@ -195,7 +197,7 @@ class Driver:
 def build_template(url: str, tmp: Path) -> OrgInfo:
     """Migrate ``url`` (an empty database) and load the benchmark organisation into it."""
     from benchmarks.common import kflow_runtime
-    from kflow.migrate import upgrade
+    from kflow.tools.migrate import upgrade
 
     runtime = kflow_runtime(url, "relaxed", tmp)
     upgrade(runtime.engine)

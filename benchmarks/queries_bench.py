@@ -52,13 +52,13 @@ class KflowQueries:
         self.runtime = kflow_runtime(url, "relaxed", tmp)
 
     def _authority(self, session: Any, user_id: int) -> Any:
-        from kflow.models import User
-        from kflow.services.authority import Actor, Authority
+        from kflow.engine.authority import Actor, Authority
+        from kflow.org.models import User
 
         return Authority(session, Actor(session.get(User, user_id)))
 
     def overview(self, user_id: int, limit: int = OVERVIEW_LIMIT) -> Any:
-        from kflow.services import queries
+        from kflow.queries import lists as queries
 
         with self.runtime.transaction(write=False) as session:
             self._authority(session, user_id)
@@ -76,7 +76,7 @@ class KflowQueries:
             }
 
     def inbox(self, user_id: int) -> Any:
-        from kflow.services import queries
+        from kflow.queries import lists as queries
 
         with self.runtime.transaction(write=False) as session:
             page = queries.inbox(session, self._authority(session, user_id), limit=INBOX_LIMIT)
@@ -85,7 +85,7 @@ class KflowQueries:
     def overdue(self, user_id: int, today: str) -> Any:
         import datetime as dt
 
-        from kflow.services import queries
+        from kflow.queries import lists as queries
 
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)
@@ -97,21 +97,21 @@ class KflowQueries:
     @contextlib.contextmanager
     def _chain(self, user_id: int, ks_id: int) -> Iterator[tuple[Any, Any, Any]]:
         """A read transaction with the user's authority and the knowledge support they read."""
-        from kflow.services.cases import readable_case
+        from kflow.engine.cases import readable_case
 
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)
             yield session, authority, readable_case(session, authority, ks_id, "knowledge_support")
 
     def history(self, user_id: int, ks_id: int) -> Any:
-        from kflow.services import queries
+        from kflow.queries import lists as queries
 
         with self._chain(user_id, ks_id) as (session, authority, ks):
             events = queries.all_chain_history(session, authority, ks)
             return {"events": len(events), "ids_sum": sum(e.id for e in events)}
 
     def history_pages(self, user_id: int, ks_id: int) -> Any:
-        from kflow.services import queries
+        from kflow.queries import lists as queries
 
         with self._chain(user_id, ks_id) as (session, authority, ks):
             events: list[Any] = []

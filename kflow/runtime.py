@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kflow.config import ConfigError, Settings, load_settings
 from kflow.db import begin_write, make_engine, make_sessionmaker
-from kflow.hotpath import OUTER_CONNECTION
+from kflow.statements import OUTER_CONNECTION
 
 
 class HeldSession(Session):

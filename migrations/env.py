@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import kflow.models  # noqa: F401  (registers every table)
+import kflow.schema  # noqa: F401  (registers every table)
 from kflow.config import load_settings
 from kflow.db import Base, make_engine
 

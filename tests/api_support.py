@@ -18,8 +18,10 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator, FormatChecker
 from werkzeug.exceptions import HTTPException
 
+from kflow.accounts import tokens as api_tokens
+from kflow.org import units as org_units
+from kflow.org import users as org_users
 from kflow.runtime import Runtime
-from kflow.services import org
 from kflow.web import create_app
 from kflow.web.api.openapi import openapi_document
 from tests.world import World
@@ -116,7 +118,7 @@ class Api:
 
     def token(self, who: str) -> str:
         if who not in self.tokens:
-            _, plain = org.create_token(self.world.session, self.world.users[who], "tests")
+            _, plain = api_tokens.create_token(self.world.session, self.world.users[who], "tests")
             self.world.session.flush()
             self.tokens[who] = plain
         return self.tokens[who]
@@ -124,9 +126,9 @@ class Api:
     def add_user(self, who: str, role: str, unit: str) -> None:
         """A further user (e-mail ``who``@test.se) holding ``role`` in ``unit``."""
         session = self.world.session
-        user = org.create_user(session, f"{who}@test.se", who)
+        user = org_users.create_user(session, f"{who}@test.se", who)
         session.flush()
-        org.grant(session, user, role, org.unit_by_code(session, unit))
+        org_users.grant(session, user, role, org_units.unit_by_code(session, unit))
         session.flush()
         self.world.users[who] = user
 

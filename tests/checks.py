@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
 from kflow.errors import KflowError
-from kflow.models import Case, CaseEvent, Membership, User
-from kflow.services import org
+from kflow.org import users as org_users
+from kflow.org.models import Membership, User
 
 STATUS = {
     "forbidden": 403,
@@ -67,10 +69,10 @@ def refused(world: Any, case: Case, trigger: str, who: str, code: str, **kwargs:
 
 def add_user(world: Any, name: str, *grants: tuple[str, str]) -> User:
     """A user with the given (role, unit code) memberships, known to ``world`` by ``name``."""
-    user = org.create_user(world.session, f"{name}@test.se", name)
+    user = org_users.create_user(world.session, f"{name}@test.se", name)
     world.session.flush()
     for role, unit in grants:
-        org.grant(world.session, user, role, world.units[unit])
+        org_users.grant(world.session, user, role, world.units[unit])
     world.session.flush()
     assert count_memberships(world.session, user) == len(grants)
     world.users[name] = user

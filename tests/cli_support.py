@@ -10,10 +10,10 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from kflow.cli import main
 from kflow.config import load_settings
 from kflow.runtime import Runtime
-from kflow.services.seed import load_reference
+from kflow.tools.cli import main
+from kflow.tools.seed import load_reference
 from kflow.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kflow.config import Settings, load_settings
 from kflow.db import make_engine
-from kflow.migrate import upgrade
 from kflow.runtime import Runtime
-from kflow.services.seed import seed
+from kflow.tools.migrate import upgrade
+from kflow.tools.seed import seed
 from tests.world import World
 
 PG_ADMIN_URL = os.environ.get(

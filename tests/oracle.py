@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kflow.models import Case, CaseEvent
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
 from kflow.states import MACHINES
 
 

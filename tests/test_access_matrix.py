@@ -41,9 +41,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
-from kflow.models import ApiToken, Membership, User
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
+from kflow.org import users as org_users
+from kflow.org.models import Membership, User
 from kflow.runtime import Runtime
-from kflow.services import org
 from kflow.web import create_app
 from tests.conftest import Database, make_settings
 from tests.contract import ROLES, TRIGGERS, CaseFacts, Contract, Organisation, Person
@@ -194,19 +196,19 @@ def matrix(database: Database) -> Iterator[Matrix]:
             names = [person_name(r, p) for p in PLACES for r in ROLES] + [NOBODY]
             users: dict[str, User] = {}
             for name in names:
-                user = org.create_user(session, email(name), name)
+                user = org_users.create_user(session, email(name), name)
                 user.password_hash = cheap
                 session.flush()
                 if name != NOBODY:
                     role, place = name.split("@")
-                    org.grant(session, user, role, world.units[place])
+                    org_users.grant(session, user, role, world.units[place])
                 users[name] = user
             tokens, spare, revoked_tokens = {}, {}, {}
             for name, user in users.items():
-                tokens[name] = org.create_token(session, user, "matrix")[1]
-                revoked, revoked_tokens[name] = org.create_token(session, user, "revoked")
+                tokens[name] = api_tokens.create_token(session, user, "matrix")[1]
+                revoked, revoked_tokens[name] = api_tokens.create_token(session, user, "revoked")
                 session.flush()
-                org.revoke_token(session, revoked.id)
+                api_tokens.revoke_token(session, revoked.id)
                 spare[name] = revoked.id
             session.commit()
             organisation = Organisation(session)

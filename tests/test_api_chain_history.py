@@ -43,7 +43,7 @@ def test_chain_history_spans_the_tiers_and_respects_visibility(api, world):
 def test_pages_and_the_whole_read_agree_for_every_way_of_reading(api, world):
     """The owner's NPO reads the chain without judging each case, others through the visibility
     rule: page by page, in one read (the download's) and past the end, both give the same rows."""
-    from kflow.services import queries
+    from kflow.queries import lists as queries
 
     ks = world.ks_in("published")
     ra = world.adaptation_in("implementing", ks)

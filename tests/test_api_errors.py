@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from werkzeug.exceptions import MethodNotAllowed
 
-from kflow.models import ApiToken
-from kflow.services import org
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
 from kflow.web.api.openapi import openapi_document
 from tests.api_support import Api
 
@@ -82,8 +82,10 @@ def test_missing_or_bad_credentials_are_unauthenticated(api, world, header):
 def test_revoked_token_and_deactivated_user_are_unauthenticated(api, world):
     token = api.token("vgr-coordinator")
     assert api.get("/api/v1/me", "vgr-coordinator")["email"] == "vgr-coordinator@test.se"
-    row = world.session.scalar(select(ApiToken).where(ApiToken.token_hash == org.hash_token(token)))
-    org.revoke_token(world.session, row.id)
+    row = world.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == api_tokens.hash_token(token))
+    )
+    api_tokens.revoke_token(world.session, row.id)
     world.session.flush()
     api.error("GET", "/api/v1/me", "vgr-coordinator", 401, "unauthenticated")
 

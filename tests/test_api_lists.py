@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from kflow.models import KnowledgeSupport
-from kflow.services.seed import load_reference
+from kflow.cases.models import KnowledgeSupport
+from kflow.tools.seed import load_reference
 from tests.api_support import Api
 
 KS = "knowledge-supports"

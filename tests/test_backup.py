@@ -31,17 +31,24 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.orm import Session
 
 import tests.conftest as conftest
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
 from kflow.db import Base, make_engine
-from kflow.migrate import downgrade, upgrade
-from kflow.models import ApiToken, Case, CaseEvent, User
+from kflow.engine import cases
+from kflow.engine.authority import Actor, Authority
+from kflow.mailing.outbox import relay
+from kflow.mailing.reminders import build_digests, sweep
+from kflow.org import units as org_units
+from kflow.org import users as org_users
+from kflow.org.models import User
 from kflow.runtime import Runtime
-from kflow.services import backup, cases, org
-from kflow.services.authority import Actor, Authority
-from kflow.services.demo import load_demo
-from kflow.services.outbox import relay
-from kflow.services.reminders import build_digests, sweep
-from kflow.services.seed import seed
 from kflow.states import CASE_TYPES
+from kflow.tools import backup
+from kflow.tools.demo import load_demo
+from kflow.tools.migrate import downgrade, upgrade
+from kflow.tools.seed import seed
 from tests.cli_support import Cli, environment
 from tests.conftest import make_settings
 from tests.processes import KFLOW
@@ -115,11 +122,11 @@ def _build_rich(runtime: Runtime) -> None:
     relay(runtime, now=NOW, limit=5)  # some outbox rows sent, to files
     with runtime.transaction() as session:
         users = session.scalars(select(User).order_by(User.id).limit(3)).all()
-        kept, _ = org.create_token(session, users[0], "integration")
+        kept, _ = api_tokens.create_token(session, users[0], "integration")
         kept.last_used_at = NOW
-        revoked, _ = org.create_token(session, users[1], "gammal")
+        revoked, _ = api_tokens.create_token(session, users[1], "gammal")
         session.flush()
-        org.revoke_token(session, revoked.id)
+        api_tokens.revoke_token(session, revoked.id)
         users[2].is_active = False
         users[2].password_hash = None
         case_id = session.scalar(select(func.min(Case.id)))
@@ -160,7 +167,7 @@ def _build_rich(runtime: Runtime) -> None:
         if login_failures is not None:  # sign-in throttling: rows of the last few minutes
             session.execute(sa.insert(login_failures), {"key": "a" * 64, "at": NOW})
         if "sign_in_sessions" in Base.metadata.tables:  # browser sessions: one open, one ended
-            from kflow.services import signin
+            from kflow.accounts import signin
 
             signin.start(session, users[0], "c" * 64, NOW)
             ended = signin.start(session, users[1], "d" * 64, NOW)
@@ -272,13 +279,17 @@ def test_after_an_import_new_rows_get_new_ids_and_history_stays_append_only(
         if t.autoincrement_column is not None
     }
     with Session(target) as session:  # rolled back at the end
-        chair = org.user_by_email(session, "npo.ordf@demo.kflow.se")
-        user = org.create_user(session, "ny.anvandare@test.se", "Ny Användare")
+        chair = org_users.user_by_email(session, "npo.ordf@demo.kflow.se")
+        user = org_users.create_user(session, "ny.anvandare@test.se", "Ny Användare")
         session.flush()
-        org.grant(session, user, "viewer", org.unit_by_code(session, "vgr"))
-        token, _ = org.create_token(session, user, "ny")
-        unit = org.create_unit(
-            session, "vgr-ny-enhet", "Ny enhet", "local_unit", org.unit_by_code(session, "vgr")
+        org_users.grant(session, user, "viewer", org_units.unit_by_code(session, "vgr"))
+        token, _ = api_tokens.create_token(session, user, "ny")
+        unit = org_units.create_unit(
+            session,
+            "vgr-ny-enhet",
+            "Ny enhet",
+            "local_unit",
+            org_units.unit_by_code(session, "vgr"),
         )
         ks = cases.create_knowledge_support(
             session,
@@ -433,8 +444,10 @@ class WritesMidway:
     def write(self, data: bytes) -> int:
         if not self.wrote and data.startswith(b'["units",'):
             with Session(self.engine) as other, other.begin():
-                vgr = org.unit_by_code(other, "vgr")
-                org.create_unit(other, "vgr-under-exporten", "Ny under exporten", "local_unit", vgr)
+                vgr = org_units.unit_by_code(other, "vgr")
+                org_units.create_unit(
+                    other, "vgr-under-exporten", "Ny under exporten", "local_unit", vgr
+                )
             self.wrote = True
         return self.buffer.write(data)
 

@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import tests.conftest as conftest
-from kflow.migrate import upgrade
-from kflow.models import CaseEvent, User
+from kflow.cases.events import CaseEvent
+from kflow.org.models import User
 from kflow.runtime import Runtime
-from kflow.services import backup
-from kflow.services.demo import load_demo
+from kflow.tools import backup
+from kflow.tools.demo import load_demo
+from kflow.tools.migrate import upgrade
 from tests.cli_support import Cli, environment
 from tests.conftest import make_settings
 from tests.processes import KFLOW

@@ -21,8 +21,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kflow.cases.models import Case
 from kflow.db import make_engine
-from kflow.models import Case, Unit
+from kflow.org.models import Unit
 from tests.cli_support import KFLOW, ROOT
 from tests.served import serving
 

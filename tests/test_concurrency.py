@@ -25,8 +25,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from kflow.models import Case, CaseEvent, OutboxMail
-from kflow.services import org
+from kflow.accounts import tokens as api_tokens
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
+from kflow.mailing.models import OutboxMail
+from kflow.org import users as org_users
 from tests.oracle import check_chains
 from tests.processes import cli_env, committed_world
 from tests.served import Answer, Served, serving
@@ -78,9 +81,9 @@ def build(rt: Any) -> Scenario:
     with committed_world(rt) as world:
         s = world.session
         for name, role, unit in EXTRA_USERS:
-            user = org.create_user(s, f"{name}@test.se", name)
+            user = org_users.create_user(s, f"{name}@test.se", name)
             s.flush()
-            org.grant(s, user, role, world.units[unit])
+            org_users.grant(s, user, role, world.units[unit])
             world.users[name] = user
         s.flush()
         hold = []
@@ -106,7 +109,8 @@ def build(rt: Any) -> Scenario:
             )
         publish = [world.ks_in("awaiting_approval").id for _ in range(6)]
         tokens = {
-            name: org.create_token(s, user, "concurrency")[1] for name, user in world.users.items()
+            name: api_tokens.create_token(s, user, "concurrency")[1]
+            for name, user in world.users.items()
         }
         s.flush()
         last_event = s.scalar(select(func.max(CaseEvent.id))) or 0

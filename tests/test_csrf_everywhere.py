@@ -12,9 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kflow.accounts import tokens as api_tokens
 from kflow.db import Base
+from kflow.org import users as org_users
 from kflow.runtime import Runtime
-from kflow.services import org
 from tests.ui_support import Ui, csrf_token
 from tests.world import World
 
@@ -38,8 +39,8 @@ def test_every_state_changing_ui_route_needs_the_csrf_token(runtime: Runtime, wo
     admin = world.users["admin"]
     # The admin also holds the roles that make each form below one that would succeed.
     for role, unit in (("coordinator", "vgr"), ("chair", "npo-psykisk-halsa")):
-        org.grant(world.session, admin, role, world.units[unit])
-    token, _ = org.create_token(world.session, world.users["nobody"], "x")
+        org_users.grant(world.session, admin, role, world.units[unit])
+    token, _ = api_tokens.create_token(world.session, world.users["nobody"], "x")
     world.session.flush()
     membership = world.users["local2-lead"].memberships[0]
     paths = {

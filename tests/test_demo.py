@@ -16,14 +16,18 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from kflow.calendar import local_date
-from kflow.cli import main
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
 from kflow.config import Settings
 from kflow.errors import ValidationError
-from kflow.migrate import upgrade
-from kflow.models import Case, CaseEvent, Indicator, Measurement, Membership, Role, User
+from kflow.followup.models import Indicator, Measurement
+from kflow.org.models import Membership, User
+from kflow.org.roles import Role
 from kflow.runtime import Runtime
-from kflow.services.demo import DOMAIN, USERS, load_demo
 from kflow.states import MACHINES
+from kflow.tools.cli import main
+from kflow.tools.demo import DOMAIN, USERS, load_demo
+from kflow.tools.migrate import upgrade
 from tests.conftest import Database
 
 DEMO_USERS = f"%@{DOMAIN}"

@@ -19,11 +19,15 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from kflow.mail import FileTransport
-from kflow.models import Indicator
-from kflow.services import cases, indicators, org
-from kflow.services.outbox import relay
-from kflow.services.reminders import build_digests, sweep
+from kflow.accounts import tokens as api_tokens
+from kflow.engine import cases
+from kflow.followup import indicators
+from kflow.followup.models import Indicator
+from kflow.mailing.messages import FileTransport
+from kflow.mailing.outbox import relay
+from kflow.mailing.reminders import build_digests, sweep
+from kflow.org import units as org_units
+from kflow.org import users as org_users
 from tests.timeline import at
 from tests.ui_support import Page, Ui
 from tests.world import PASSWORD
@@ -57,14 +61,14 @@ def stored(world, runtime):
     """A knowledge support, its remiss, adaptation, local implementations, indicator,
     measurement, deviation, unit, user and token, all carrying markup, as of 2 March 2026."""
     session = world.session
-    unit = org.create_unit(session, "vgr-xss", UNIT_NAME, "local_unit", world.units["vgr"])
+    unit = org_units.create_unit(session, "vgr-xss", UNIT_NAME, "local_unit", world.units["vgr"])
     world.units["vgr-xss"] = unit
-    user = org.create_user(session, "xss@test.se", USER_NAME)
+    user = org_users.create_user(session, "xss@test.se", USER_NAME)
     session.flush()
     for code in ("vgr-xss", "vgr-psyk-1"):
-        org.grant(session, user, "local_lead", world.units[code])
+        org_users.grant(session, user, "local_lead", world.units[code])
     world.users["xss"] = user
-    org.create_token(session, user, f"Nyckel {PAYLOAD}")
+    api_tokens.create_token(session, user, f"Nyckel {PAYLOAD}")
 
     def fire(case, trigger, who, **kwargs):
         return world.fire(case, trigger, who, now=T0, **kwargs)

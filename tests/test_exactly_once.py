@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from kflow.db import utcnow
-from kflow.models import Notification, OutboxMail, Reminder
-from kflow.services import org
-from kflow.services.outbox import lease, relay
+from kflow.mailing.models import Notification, OutboxMail, Reminder
+from kflow.mailing.outbox import lease, relay
+from kflow.org import units as org_units
+from kflow.org import users as org_users
 from tests.processes import cli_env, committed_world, start_kflow
 from tests.smtp import running_server
 from tests.timeline import adaptation_at, at, published_ks
@@ -43,15 +44,15 @@ def many_cases(runtime, supports: int, units: int, now: dt.datetime) -> list[int
     units of one local group whose only local lead is lag-lead: supports x units cases."""
     with committed_world(runtime) as world:
         s = world.session
-        group = org.create_unit(
+        group = org_units.create_unit(
             s, "vgr-lag", "Lokal arbetsgrupp VGR", "regional_group", world.units["vgr"]
         )
         codes = [f"lag-enhet-{i:04d}" for i in range(units)]
         for code in codes:
-            org.create_unit(s, code, f"Vårdenhet {code[-4:]}", "local_unit", group)
-        lead = org.create_user(s, "lag-lead@test.se", "Åsa Öberg")
+            org_units.create_unit(s, code, f"Vårdenhet {code[-4:]}", "local_unit", group)
+        lead = org_users.create_user(s, "lag-lead@test.se", "Åsa Öberg")
         s.flush()
-        org.grant(s, lead, "local_lead", group)
+        org_users.grant(s, lead, "local_lead", group)
         for _ in range(supports):
             ra = adaptation_at(world, published_ks(world, now), "adopted", now)
             world.fire(ra, "hand_off", "vgr-coordinator", params={"units": codes}, now=now)

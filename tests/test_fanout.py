@@ -10,15 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kflow.calendar import add_business_days, add_months, local_date
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case, ConsultationResponse, LocalImplementation, RegionalAdaptation
 from kflow.db import utcnow
-from kflow.models import (
-    Case,
-    CaseEvent,
-    ConsultationResponse,
-    LocalImplementation,
-    RegionalAdaptation,
-    Unit,
-)
+from kflow.org.models import Unit
 from tests.checks import add_user, count_cases, refused
 
 N_REGIONS = 21

@@ -31,15 +31,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event, func, select
 
-from kflow import scheduler
+from kflow.accounts import tokens as api_tokens
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case, KnowledgeSupport
 from kflow.db import make_engine, make_sessionmaker, utcnow
-from kflow.migrate import upgrade
-from kflow.models import Case, CaseEvent, KnowledgeSupport, OutboxMail, Reminder, User
+from kflow.engine import cases
+from kflow.engine.authority import Actor, Authority
+from kflow.jobs import scheduler
+from kflow.mailing.models import OutboxMail, Reminder
+from kflow.mailing.outbox import relay
+from kflow.org import users as org_users
+from kflow.org.models import User
 from kflow.runtime import Runtime
-from kflow.services import cases, org
-from kflow.services.authority import Actor, Authority
-from kflow.services.outbox import relay
-from kflow.services.seed import seed
+from kflow.tools.migrate import upgrade
+from kflow.tools.seed import seed
 from kflow.web import create_app
 from kflow.web.retry import BUSY, UNKNOWN
 from tests import pgcluster
@@ -294,9 +299,9 @@ def make_site(request: pytest.FixtureRequest, rt: Runtime, engine: sa.Engine) ->
     now = at("2026-03-02")
     with committed_world(rt) as world:
         ra = adaptation_at(world, published_ks(world, now), "assessing", now)
-        org.set_password(world.users["vgr-coordinator"], PASSWORD)
-        token = org.create_token(world.session, world.users["vgr-coordinator"], "faults")[1]
-        org.grant(
+        org_users.set_password(world.users["vgr-coordinator"], PASSWORD)
+        token = api_tokens.create_token(world.session, world.users["vgr-coordinator"], "faults")[1]
+        org_users.grant(
             world.session, world.users["vgr-coordinator"], "chair", world.units["npo-psykisk-halsa"]
         )
     app_rt = Runtime(rt.settings, engine, make_sessionmaker(engine))
@@ -583,7 +588,9 @@ def test_postgresql_restart_under_gunicorn(cluster, tmp_path):
             world.fire(skane, "start_assessment", "skane-coordinator", now=now)
             adaptations.append(skane.id)
         users = ("vgr-coordinator", "skane-coordinator", "npo-chair")
-        tokens = {u: org.create_token(world.session, world.users[u], "restart")[1] for u in users}
+        tokens = {
+            u: api_tokens.create_token(world.session, world.users[u], "restart")[1] for u in users
+        }
     restarted, stop = threading.Event(), threading.Event()
     with serving(cli_env(rt), tmp_path / "serve.log", workers=4) as served:
         # Adaptations alternate vgr, skane: stream n moves adaptation n as its coordinator.
@@ -724,7 +731,7 @@ def test_scheduler_jobs_recover_at_their_next_run(cluster, caplog):
         for job in (scheduler.sweep_job, scheduler.digest_job, scheduler.relay_job):
             job()  # warm: the pool now holds connections
         cluster.restart()
-        caplog.set_level(logging.WARNING, logger="kflow.scheduler")
+        caplog.set_level(logging.WARNING, logger="kflow.jobs.scheduler")
         for job in (scheduler.sweep_job, scheduler.digest_job, scheduler.relay_job):
             job()  # must not raise
         # The first met the dead pool (SQLAlchemy then drops every connection made before).

@@ -15,12 +15,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import exc, select, text, update
 
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case, CaseRow
 from kflow.db import utcnow
+from kflow.engine import cases
+from kflow.engine.history import CASES
 from kflow.errors import Conflict, Forbidden, NotFound
-from kflow.hotpath import ListValue, Prepared, in_list
-from kflow.models import Case, CaseEvent, CaseRow, Unit
-from kflow.services import cases
-from kflow.services.history import CASES
+from kflow.org.models import Unit
+from kflow.statements import ListValue, Prepared, in_list
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 CASE_COLUMNS = ("state", "lock_version", "due", "next_reminder_on", "updated_at")
@@ -178,6 +180,6 @@ def test_errors_on_the_hot_path_are_sqlalchemys(world, session):
 
 
 def _aware(value):
-    from kflow.hotpath import sqlite_datetime
+    from kflow.statements import sqlite_datetime
 
     return sqlite_datetime(value)

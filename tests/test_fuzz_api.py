@@ -50,11 +50,12 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.exceptions import HTTPException
 
-from kflow.migrate import upgrade
-from kflow.models import Role
+from kflow.accounts import tokens as api_tokens
+from kflow.org import users as org_users
+from kflow.org.roles import Role
 from kflow.runtime import Runtime
-from kflow.services import org
-from kflow.services.seed import seed
+from kflow.tools.migrate import upgrade
+from kflow.tools.seed import seed
 from kflow.web import create_app
 from kflow.web.api.openapi import openapi_document
 from tests.conftest import make_settings
@@ -106,10 +107,10 @@ def fuzz(database):
         seed(session, settings.organisation_path)
     with runtime.transaction() as session:
         world = World.build(session, settings)
-        broad = org.create_user(session, "alla-roller@test.se", "Alla Roller")
+        broad = org_users.create_user(session, "alla-roller@test.se", "Alla Roller")
         session.flush()
         for role in Role:
-            org.grant(session, broad, role, world.units["sverige"])
+            org_users.grant(session, broad, role, world.units["sverige"])
         world.users["broad"] = broad
         # Cases in many states and on every tier, so generated ids and triggers hit real ones.
         ks = world.ks_in("published")
@@ -123,7 +124,7 @@ def fuzz(database):
             case_ids.setdefault(case.type, []).append(case.id)
         tokens = {}
         for who in ("broad", "nobody"):
-            token, plain = org.create_token(session, world.users[who], "fuzz")
+            token, plain = api_tokens.create_token(session, world.users[who], "fuzz")
             session.flush()
             tokens[who] = (token.id, plain)
     app = create_app(runtime)

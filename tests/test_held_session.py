@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import bindparam, select, update
 
-from kflow.hotpath import Prepared
-from kflow.models import Unit
+from kflow.org.models import Unit
 from kflow.runtime import HeldSession, Runtime
+from kflow.statements import Prepared
 
 RENAME = Prepared(update(Unit).where(Unit.id == bindparam("id")).values(name=bindparam("name")))
 

@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from kflow.calendar import local_date
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
 from kflow.db import begin_write, utcnow
 from kflow.errors import Conflict
-from kflow.models import Case, CaseEvent, Unit, User
+from kflow.org.models import Unit, User
 from tests.checks import count_cases, count_events, events, refused
 from tests.world import World
 

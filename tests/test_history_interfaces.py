@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kflow.models import CaseEvent
+from kflow.cases.events import CaseEvent
 from kflow.runtime import Runtime
 from kflow.web import create_app
 from tests.api_support import Api

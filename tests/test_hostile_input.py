@@ -14,18 +14,14 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
-from kflow.models import (
-    ApiToken,
-    Case,
-    CaseEvent,
-    Indicator,
-    Measurement,
-    Membership,
-    OutboxMail,
-    Unit,
-    User,
-)
-from kflow.services import indicators, queries
+from kflow.accounts.models import ApiToken
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
+from kflow.followup import indicators
+from kflow.followup.models import Indicator, Measurement
+from kflow.mailing.models import OutboxMail
+from kflow.org.models import Membership, Unit, User
+from kflow.queries import lists as queries
 from kflow.web import limits
 from kflow.web.api.openapi import openapi_document
 from tests.api_support import Api

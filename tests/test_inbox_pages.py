@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from kflow.models import Case
-from kflow.services import queries
+from kflow.cases.models import Case
+from kflow.queries import lists as queries
 from tests.world import MEMBERSHIPS
 
 TODAY = dt.date(2026, 6, 1)

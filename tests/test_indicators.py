@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from kflow.errors import Forbidden, InvalidTransition, ValidationError
-from kflow.services.indicators import define_indicator, report_measurement, roll_up
+from kflow.followup.indicators import define_indicator, report_measurement, roll_up
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from kflow.accounts.models import LoginFailure
+from kflow.accounts.throttle import Throttle, client_address
 from kflow.config import ConfigError, LoginSettings, load_settings
-from kflow.models import LoginFailure
 from kflow.runtime import Runtime
-from kflow.services.login_throttle import Throttle, client_address
 from tests.ui_support import Page, Ui
 from tests.world import PASSWORD, World
 

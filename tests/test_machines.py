@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from kflow.cli import main
 from kflow.errors import InvalidTransition
 from kflow.states import MACHINES, InvalidMove
+from kflow.tools.cli import main
 from tests.checks import refused
 
 # --- lifecycle.md §2, by hand ---------------------------------------------------------------

@@ -8,9 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import kflow.models
+import kflow.cases.models
+import kflow.schema
 from kflow.db import Base, make_engine
-from kflow.migrate import alembic_config, check, downgrade, upgrade
+from kflow.tools.migrate import alembic_config, check, downgrade, upgrade
 
 
 def _diff(engine: sa.Engine) -> list[object]:
@@ -75,7 +76,7 @@ def test_models_differ_is_detected(database):
 def test_duplicate_fanout_is_impossible_in_the_schema(session, world):
     ks = world.ks_in("published")
     adaptation = world.adaptation(ks)
-    table = kflow.models.Case.__table__
+    table = kflow.cases.models.Case.__table__
     with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
         session.execute(
             table.insert().values(

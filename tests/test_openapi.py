@@ -9,7 +9,7 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
-from kflow.services import queries
+from kflow.queries import lists as queries
 from kflow.states import MACHINES
 from kflow.web import create_app, limits
 from kflow.web.api.openapi import COLLECTIONS, openapi_document

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
+from kflow.cases.models import Case
+from kflow.engine.authority import SYSTEM, Authority
 from kflow.errors import ValidationError
-from kflow.models import Case
-from kflow.services import queries
-from kflow.services.authority import SYSTEM, Authority
+from kflow.queries import lists as queries
 from tests.world import MEMBERSHIPS
 
 TODAY = dt.date(2026, 6, 1)

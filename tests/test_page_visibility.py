@@ -46,12 +46,13 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from kflow.migrate import upgrade
-from kflow.models import Case, ConsultationResponse, KnowledgeSupport, Unit, User
+from kflow.accounts import tokens as api_tokens
+from kflow.cases.models import Case, ConsultationResponse, KnowledgeSupport
+from kflow.org.models import Unit, User
 from kflow.runtime import Runtime
-from kflow.services import org
-from kflow.services.demo import DEFAULT_PASSWORD, DOMAIN, load_demo
 from kflow.states import MACHINES
+from kflow.tools.demo import DEFAULT_PASSWORD, DOMAIN, load_demo
+from kflow.tools.migrate import upgrade
 from kflow.web import create_app
 from kflow.web.api.openapi import COLLECTIONS
 from tests.api_support import Api
@@ -122,7 +123,7 @@ def demo(database: Database) -> Iterator[Demo]:
         load_demo(session, runtime.settings)
         for user in session.scalars(select(User).where(User.email.like(f"%@{DOMAIN}"))):
             user.password_hash = cheap
-            tokens[user.email.removesuffix(f"@{DOMAIN}")] = org.create_token(
+            tokens[user.email.removesuffix(f"@{DOMAIN}")] = api_tokens.create_token(
                 session, user, "sidor"
             )[1]
     with runtime.sessions() as session:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from kflow.cases.events import CaseEvent
+from kflow.engine import cases
 from kflow.errors import Forbidden, NotFound
-from kflow.models import CaseEvent
-from kflow.services import cases, org
+from kflow.org import units as org_units
 from kflow.states import MACHINES
 from tests.checks import add_user, events, refused
 
@@ -188,7 +189,9 @@ def test_assign_needs_a_regional_group_of_the_region(world, unit, why):
 
 
 def test_assign_to_another_regions_group_is_refused(world):
-    org.create_unit(world.session, "skane-rpo", "RPO Skåne", "regional_group", world.units["skane"])
+    org_units.create_unit(
+        world.session, "skane-rpo", "RPO Skåne", "regional_group", world.units["skane"]
+    )
     ra = world.adaptation_in("received")
     refused(
         world, ra, "assign", "vgr-coordinator", "validation_error", params={"unit": "skane-rpo"}

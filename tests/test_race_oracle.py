@@ -26,8 +26,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from kflow.models import Case, CaseEvent
-from kflow.services import org
+from kflow.accounts import tokens as api_tokens
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import Case
+from kflow.org import users as org_users
 from tests.oracle import check_chains
 from tests.processes import cli_env, committed_world
 from tests.served import Answer, Served, serving
@@ -70,9 +72,9 @@ def _add_users(world: World) -> None:
             (f"{region}-coordinator", "coordinator"),
             (f"{region}-lead", "process_lead"),
         ):
-            user = org.create_user(s, f"{name}@test.se", name)
+            user = org_users.create_user(s, f"{name}@test.se", name)
             s.flush()
-            org.grant(s, user, role, world.units[region])
+            org_users.grant(s, user, role, world.units[region])
             world.users[name] = user
     s.flush()
 
@@ -205,7 +207,9 @@ def build(rt: Any) -> Scenario:
             rounds.append(_withdraw_round(world))
             rounds.append(_republish_round(world))
         s = world.session
-        tokens = {name: org.create_token(s, user, "race")[1] for name, user in world.users.items()}
+        tokens = {
+            name: api_tokens.create_token(s, user, "race")[1] for name, user in world.users.items()
+        }
         s.flush()
         last_event = s.scalar(select(func.max(CaseEvent.id))) or 0
     return Scenario(rounds, tokens, last_event)

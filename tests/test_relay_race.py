@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import select, update
 
 from kflow.db import utcnow
-from kflow.models import OutboxMail
+from kflow.mailing import outbox
+from kflow.mailing.models import OutboxMail
+from kflow.mailing.outbox import Mail, RelayResult, enqueue, relay
 from kflow.runtime import Runtime
-from kflow.services import outbox
-from kflow.services.outbox import Mail, RelayResult, enqueue, relay
 from tests.processes import cli_env, start_kflow
 from tests.smtp import SmtpServer, running_server
 

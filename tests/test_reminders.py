@@ -13,8 +13,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from kflow.models import CaseEvent, Notification, OutboxMail, Reminder
-from kflow.services.reminders import build_digests, sweep
+from kflow.cases.events import CaseEvent
+from kflow.mailing.models import Notification, OutboxMail, Reminder
+from kflow.mailing.reminders import build_digests, sweep
 from tests.conftest import make_settings
 from tests.smtp import case_links, digest_items
 from tests.timeline import (

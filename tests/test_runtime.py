@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from kflow.db import make_engine, make_sessionmaker
-from kflow.models import Unit
+from kflow.org.models import Unit
 from kflow.runtime import Runtime
 
 
@@ -191,18 +191,20 @@ def test_a_runtime_on_a_given_connection_does_not_hold_one(
 def test_web_requests_give_the_held_session_back(committed_runtime: Runtime) -> None:
     """A request's session is the thread's held one, free again once the response is out; so
     is it after an API call whose token use is written in a transaction of its own."""
-    from kflow.models import ApiToken, UnitKind
-    from kflow.services import org
+    from kflow.accounts import tokens as api_tokens
+    from kflow.accounts.models import ApiToken
+    from kflow.org import users as org_users
+    from kflow.org.roles import UnitKind
     from kflow.web import create_app
 
     rt = committed_runtime
     with rt.transaction() as session:
-        user = org.create_user(session, "lasare@test.se", "Läsare")
+        user = org_users.create_user(session, "lasare@test.se", "Läsare")
         region = session.scalars(select(Unit).where(Unit.kind == UnitKind.REGION)).first()
         assert region is not None
         session.flush()
-        org.grant(session, user, "member", region)
-        token, plain = org.create_token(session, user, "test")
+        org_users.grant(session, user, "member", region)
+        token, plain = api_tokens.create_token(session, user, "test")
         session.flush()
         token_id = token.id
     client = create_app(rt).test_client()

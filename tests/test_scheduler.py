@@ -16,9 +16,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from kflow.calendar import STOCKHOLM
+from kflow.jobs.scheduler import build
+from kflow.mailing.reminders import digest_due
 from kflow.runtime import Runtime
-from kflow.scheduler import build
-from kflow.services.reminders import digest_due
 from tests.conftest import make_settings
 
 UTC = dt.UTC
@@ -49,10 +49,10 @@ def test_build_makes_four_fixed_jobs_and_does_not_start(scheduler_runtime):
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"sweep", "digests", "relay", "statistics"}
     assert {job.func_ref for job in jobs.values()} == {
-        "kflow.scheduler:sweep_job",
-        "kflow.scheduler:digest_job",
-        "kflow.scheduler:relay_job",
-        "kflow.scheduler:statistics_job",
+        "kflow.jobs.scheduler:sweep_job",
+        "kflow.jobs.scheduler:digest_job",
+        "kflow.jobs.scheduler:relay_job",
+        "kflow.jobs.scheduler:statistics_job",
     }
     thread = started_paused(scheduler)
     try:

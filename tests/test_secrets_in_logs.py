@@ -27,10 +27,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
+from kflow.accounts import tokens as api_tokens
 from kflow.config import MailSettings
+from kflow.mailing.outbox import relay
+from kflow.org import users as org_users
 from kflow.runtime import Runtime
-from kflow.services import org
-from kflow.services.outbox import relay
 from kflow.web import create_app
 from kflow.web.ui.base import HSTS
 from tests.processes import cli_env, committed_world, kflow
@@ -131,9 +132,9 @@ def prepare(runtime: Runtime) -> str:
     """A world with queued hand-off mail, and local-lead's real (scrypt) password."""
     with committed_world(runtime) as world:
         handed_off(world, at("2026-03-02"))
-        org.set_password(world.users["local-lead"], USER_PASSWORD)
+        org_users.set_password(world.users["local-lead"], USER_PASSWORD)
         world.users["vgr-lead"].password_hash = generate_password_hash("x" * 12, "pbkdf2:sha256:1")
-        _, token = org.create_token(world.session, world.users["local-lead"], "loggtest")
+        _, token = api_tokens.create_token(world.session, world.users["local-lead"], "loggtest")
     return token
 
 

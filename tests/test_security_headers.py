@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
+from kflow.accounts import tokens as api_tokens
 from kflow.config import LoginSettings
 from kflow.runtime import Runtime
-from kflow.services import org
 from kflow.web import create_app
 from kflow.web.ui.base import CSP, HSTS
 from tests.ui_support import csrf_token
@@ -50,7 +50,7 @@ def responses(app: Flask, world: World) -> dict[str, TestResponse]:
     """One response of every kind: pages, JSON, static files, redirects, errors."""
     user = world.users["local-lead"]
     user.password_hash = generate_password_hash(PASSWORD, "pbkdf2:sha256:1")
-    _, token = org.create_token(world.session, user, "headers")
+    _, token = api_tokens.create_token(world.session, user, "headers")
     world.session.flush()
     bearer = {"Authorization": f"Bearer {token}"}
     client: FlaskClient = app.test_client()

@@ -21,9 +21,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from kflow.models import LoginFailure, SignInSession, User
+from kflow.accounts.models import LoginFailure, SignInSession
+from kflow.org import users as org_users
+from kflow.org.models import User
 from kflow.runtime import Runtime
-from kflow.services import org
 from kflow.web import create_app
 from kflow.web.ui import auth
 from tests.processes import committed_world
@@ -58,7 +59,7 @@ def inbox(client: FlaskClient, **environ: Any) -> int:
 
 @pytest.fixture
 def app(runtime: Runtime, world: World) -> Flask:
-    org.set_password(world.users["local-lead"], PASSWORD)
+    org_users.set_password(world.users["local-lead"], PASSWORD)
     world.session.flush()
     return create_app(runtime, {"WTF_CSRF_ENABLED": True, "TESTING": True})
 
@@ -78,10 +79,10 @@ def test_a_new_password_or_deactivation_ends_sessions(app: Flask, world: World) 
     first, second = app.test_client(), app.test_client()
     sign_in(first, "local-lead", **VICTIM)
     sign_in(second, "local-lead", **VICTIM)
-    org.set_password(world.users["local-lead"], "another-horse-battery")
+    org_users.set_password(world.users["local-lead"], "another-horse-battery")
     world.session.flush()
     assert inbox(first, **VICTIM) == 302
-    org.set_password(world.users["local-lead"], PASSWORD)
+    org_users.set_password(world.users["local-lead"], PASSWORD)
     world.session.flush()
     sign_in(first, "local-lead", **VICTIM)
     assert inbox(first, **VICTIM) == 200
@@ -106,7 +107,7 @@ def test_a_forged_forwarded_for_does_not_pass_for_the_victim(app: Flask) -> None
 def test_behind_a_trusted_proxy_the_proxys_view_of_the_client_counts(
     runtime: Runtime, world: World
 ) -> None:
-    org.set_password(world.users["local-lead"], PASSWORD)
+    org_users.set_password(world.users["local-lead"], PASSWORD)
     world.session.flush()
     rt = Runtime(
         runtime.settings.replace(
@@ -167,7 +168,7 @@ def test_sign_in_checks_the_password_outside_any_transaction(
 ) -> None:
     rt = committed_runtime
     with committed_world(rt) as world:
-        org.set_password(world.users["local-lead"], PASSWORD)
+        org_users.set_password(world.users["local-lead"], PASSWORD)
     app = create_app(rt, {"TESTING": True, "WTF_CSRF_ENABLED": False})
     held: list[list[str]] = []
     real_check = auth.check_password_hash

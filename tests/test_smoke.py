@@ -1,4 +1,4 @@
-from kflow.models import Case
+from kflow.cases.models import Case
 
 
 def test_chain_reaches_local_unit(world):

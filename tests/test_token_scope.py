@@ -13,9 +13,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kflow.models import ApiToken, Membership
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
+from kflow.org import users as org_users
+from kflow.org.models import Membership
 from kflow.runtime import Runtime
-from kflow.services import org
 from tests.ui_support import Ui
 from tests.world import World
 
@@ -39,18 +41,18 @@ def me(ui: Ui, token: str) -> int:
 
 
 def new_user(world: World, name: str) -> None:
-    user = org.create_user(world.session, f"{name}@test.se", name.title())
+    user = org_users.create_user(world.session, f"{name}@test.se", name.title())
     world.session.flush()
     world.users[name] = user
 
 
 def grant(world: World, who: str, role: str, unit: str) -> None:
-    org.grant(world.session, world.users[who], role, world.units[unit])
+    org_users.grant(world.session, world.users[who], role, world.units[unit])
     world.session.flush()
 
 
 def revoke(world: World, who: str, role: str, unit: str) -> None:
-    org.revoke(world.session, world.users[who], role, world.units[unit])
+    org_users.revoke(world.session, world.users[who], role, world.units[unit])
     world.session.flush()
 
 
@@ -64,7 +66,7 @@ def test_regional_admins_token_stops_when_the_user_becomes_an_npo_chair(
     assert me(ui, token) == 200
     grant(world, "integration", "chair", "npo-psykisk-halsa")
     assert me(ui, token) == 401
-    assert org.user_for_token(world.session, token) is None
+    assert api_tokens.user_for_token(world.session, token) is None
     # Nor can it act as the chair on a case of the NPO.
     ks = world.ks_in("need_identified")
     answer = ui.client.post(
@@ -103,7 +105,7 @@ def test_root_admins_token_follows_the_user_everywhere(ui: Ui, world: World) -> 
 
 def test_own_and_operator_tokens_have_no_minter(ui: Ui, world: World) -> None:
     new_user(world, "integration")
-    operator_token = org.create_token(world.session, world.users["integration"], "cli")[1]
+    operator_token = api_tokens.create_token(world.session, world.users["integration"], "cli")[1]
     world.session.flush()
     answer = ui.client.post(
         "/api/v1/tokens",

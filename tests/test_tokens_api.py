@@ -8,10 +8,10 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
 from kflow.db import utcnow
-from kflow.models import ApiToken
 from kflow.runtime import Runtime
-from kflow.services import org, tokens
 from tests.api_support import Api
 from tests.world import World
 
@@ -129,8 +129,8 @@ def test_bad_requests_make_no_token(
 def test_a_user_has_at_most_fifty_live_tokens(api: Api, world: World) -> None:
     api.token("npo-member")
     user = world.users["npo-member"]
-    for _ in range(tokens.MAX_ACTIVE - 2):
-        org.create_token(world.session, user, "batch")
+    for _ in range(api_tokens.MAX_ACTIVE - 2):
+        api_tokens.create_token(world.session, user, "batch")
     world.session.flush()
     last = api.post("/api/v1/tokens", "npo-member", {}, expect=201)
     api.error("POST", "/api/v1/tokens", "npo-member", 422, "validation_error", json={})
@@ -139,7 +139,7 @@ def test_a_user_has_at_most_fifty_live_tokens(api: Api, world: World) -> None:
 
 
 def test_last_used_is_recorded_at_most_every_few_minutes(api: Api, world: World) -> None:
-    token, plain = org.create_token(world.session, world.users["vgr-viewer"], "mätare")
+    token, plain = api_tokens.create_token(world.session, world.users["vgr-viewer"], "mätare")
     world.session.flush()
     headers = {"Authorization": f"Bearer {plain}"}
     assert token.last_used_at is None
@@ -150,7 +150,7 @@ def test_last_used_is_recorded_at_most_every_few_minutes(api: Api, world: World)
     api.request("GET", "/api/v1/inbox", headers=headers, expect=200)
     assert stored(world, token.id).last_used_at == first  # not again within five minutes
 
-    stale = utcnow() - tokens.LAST_USED_RESOLUTION - dt.timedelta(seconds=5)
+    stale = utcnow() - api_tokens.LAST_USED_RESOLUTION - dt.timedelta(seconds=5)
     world.session.execute(
         sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=stale)
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kflow.models import Case, Measurement
+from kflow.cases.models import Case
+from kflow.followup import indicators
+from kflow.followup.models import Measurement
 from kflow.runtime import Runtime
-from kflow.services import indicators
 from tests.checks import count_events, events, nothing_written
 from tests.ui_support import Ui
 from tests.world import World

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kflow.models import ApiToken, Membership, Unit, User
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
+from kflow.org import units as org_units
+from kflow.org import users as org_users
+from kflow.org.models import Membership, Unit, User
 from kflow.runtime import Runtime
-from kflow.services import org
 from tests.ui_support import Page, Ui
 from tests.world import World
 
@@ -68,9 +71,9 @@ def test_create_units(ui: Ui, world: World) -> None:
         },
         expect=303,
     )
-    unit = org.unit_by_code(world.session, "vgr-psyk-boras")
+    unit = org_units.unit_by_code(world.session, "vgr-psyk-boras")
     assert (unit.kind, unit.parent_id) == ("local_unit", world.units["vgr-rpo-psyk"].id)
-    assert org.is_below(world.session, unit.id, world.units["vgr"].id)
+    assert org_units.is_below(world.session, unit.id, world.units["vgr"].id)
     page = ui.get("/admin/enheter")
     assert "Enheten ”Psykiatri Borås” (vgr-psyk-boras) är skapad" in page.text
     assert any("Psykiatri Borås" in row for row in table_rows(page, "enheter"))
@@ -158,14 +161,14 @@ def test_tokens_are_shown_once_and_can_be_revoked(ui: Ui, world: World) -> None:
     assert page.response.headers["Cache-Control"] == "no-store"
     plain = page.doc.by_id("token-value").attrs["value"]
     assert plain.startswith("kf_")
-    assert org.user_for_token(world.session, plain) == world.users["npo-chair"]
+    assert api_tokens.user_for_token(world.session, plain) == world.users["npo-chair"]
     listing = ui.get("/admin/api-nycklar")
     assert plain not in listing.html
     assert plain[:10] in listing.html
     token = world.session.scalar(select(ApiToken).where(ApiToken.prefix == plain[:10]))
     assert token is not None
     ui.post(f"/admin/api-nycklar/{token.id}/aterkalla", {}, expect=303)
-    assert org.user_for_token(world.session, plain) is None
+    assert api_tokens.user_for_token(world.session, plain) is None
     assert "Återkallad" in " ".join(table_rows(ui.get("/admin/api-nycklar"), "api-nycklar"))
     # The API refuses the revoked token.
     response = ui.client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
@@ -225,13 +228,13 @@ def test_regional_admin_tokens_only_for_their_people(ui: Ui, world: World) -> No
     page = ui.post("/admin/api-nycklar", {"email": "local-lead@test.se", "name": "x"}, expect=200)
     assert page.doc.by_id("token-value").attrs["value"].startswith("kf_")
     # A user who also holds a role outside the region is out of reach.
-    org.grant(world.session, world.users["local-lead"], "member", world.units["skane"])
+    org_users.grant(world.session, world.users["local-lead"], "member", world.units["skane"])
     world.session.flush()
     ui.post("/admin/api-nycklar", {"email": "local-lead@test.se", "name": "y"}, expect=403)
     users = " ".join(table_rows(ui.get("/admin/anvandare"), "anvandare"))
     assert "vgr-coordinator@test.se" in users
     assert "npo-chair@test.se" not in users and "local-lead@test.se" not in users
-    _, plain = org.create_token(world.session, world.users["npo-chair"], "npo")
+    _, plain = api_tokens.create_token(world.session, world.users["npo-chair"], "npo")
     world.session.flush()
     token = world.session.scalar(select(ApiToken).where(ApiToken.prefix == plain[:10]))
     assert token is not None

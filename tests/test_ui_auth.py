@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kflow.accounts import tokens as api_tokens
+from kflow.org import users as org_users
 from kflow.runtime import Runtime
-from kflow.services import org
 from kflow.web import create_app
 from tests.conftest import make_settings
 from tests.ui_support import Ui, csrf_token
@@ -90,7 +91,7 @@ def test_user_without_password_or_inactive_cannot_sign_in(ui: Ui, world: World) 
 def test_deactivation_and_password_change_end_sessions(ui: Ui, world: World) -> None:
     ui.login("local-lead")
     user = world.users["local-lead"]
-    org.set_password(user, "another-password-1")
+    org_users.set_password(user, "another-password-1")
     world.session.flush()
     ui.get("/", expect=302)
     ui.post("/login", {"email": user.email, "password": "another-password-1"}, expect=303)
@@ -201,7 +202,7 @@ def _assert_tokens(page: object) -> None:
 
 def test_api_is_exempt_from_csrf(runtime: Runtime, world: World) -> None:
     ui = Ui(runtime, world, csrf=True)
-    _, token = org.create_token(world.session, world.users["npo-chair"], "test")
+    _, token = api_tokens.create_token(world.session, world.users["npo-chair"], "test")
     world.session.flush()
     response = ui.client.post(
         "/api/v1/knowledge-supports",

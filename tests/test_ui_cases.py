@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kflow.models import Case
+from kflow.cases.models import Case
+from kflow.engine import cases as case_service
+from kflow.engine.authority import Actor, Authority
 from kflow.runtime import Runtime
-from kflow.services import cases as case_service
-from kflow.services.authority import Actor, Authority
 from kflow.states import MACHINES
 from kflow.web.ui import casepage
 from tests.ui_support import Page, Ui

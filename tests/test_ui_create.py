@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kflow.models import CaseEvent, Indicator, KnowledgeSupport
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import KnowledgeSupport
+from kflow.followup.models import Indicator
 from kflow.web import create_app
 
 

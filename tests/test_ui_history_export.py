@@ -8,8 +8,8 @@ import io
 
 import pytest
 
+from kflow.queries import lists as queries
 from kflow.runtime import Runtime
-from kflow.services import queries
 from kflow.states import MACHINES
 from tests.ui_support import Page, Ui
 from tests.world import World

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from kflow.models import Case
+from kflow.cases.models import Case
+from kflow.org import users as org_users
 from kflow.runtime import Runtime
-from kflow.services import org
 from tests.ui_support import Page, Ui
 from tests.world import World
 
@@ -79,7 +79,7 @@ def test_across_tiers_overdue_first(ui: Ui, world: World) -> None:
     ra = world.adaptation_in("implementing")
     li = world.implementation(ra)
     user = world.users["local-lead"]
-    org.grant(world.session, user, "coordinator", world.units["vgr"])
+    org_users.grant(world.session, user, "coordinator", world.units["vgr"])
     world.session.flush()
     second = world.ks_in("published")
     fresh = world.adaptation(second)

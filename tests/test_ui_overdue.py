@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from kflow.models import Case
+from kflow.cases.models import Case
+from kflow.queries import lists as queries
 from kflow.runtime import Runtime
-from kflow.services import queries
 from kflow.web.ui.labels import today
 from tests.api_support import Api
 from tests.ui_support import Ui

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
+from kflow.engine import cases as case_service
 from kflow.runtime import Runtime
-from kflow.services import cases as case_service
 from tests.ui_support import Page, Ui
 from tests.world import World
 

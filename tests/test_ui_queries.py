@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from kflow.models import Case
+from kflow.cases.models import Case
 from kflow.runtime import Runtime
 from tests.ui_support import Ui
 from tests.world import World

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kflow.calendar import STOCKHOLM
-from kflow.models import Case, KnowledgeSupport, Notification, OutboxMail, Reminder
+from kflow.cases.models import Case, KnowledgeSupport
+from kflow.mailing.models import Notification, OutboxMail, Reminder
 from tests.world import World
 
 

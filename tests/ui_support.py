@@ -14,8 +14,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from kflow.org import users as org_users
 from kflow.runtime import Runtime
-from kflow.services import org
 from kflow.web import create_app
 from tests.world import PASSWORD, World
 
@@ -163,7 +163,7 @@ class Ui:
     def set_password(self, who: str) -> None:
         user = self.world.users[who]
         if not user.password_hash:
-            org.set_password(user, PASSWORD)
+            org_users.set_password(user, PASSWORD)
             self.world.session.flush()
 
     def login(self, who: str) -> Page:

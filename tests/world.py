@@ -29,10 +29,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kflow.cases.models import Case, KnowledgeSupport
 from kflow.config import Settings
-from kflow.models import Case, KnowledgeSupport, Unit, User
-from kflow.services import cases, org
-from kflow.services.authority import SYSTEM, Actor, Authority
+from kflow.engine import cases
+from kflow.engine.authority import SYSTEM, Actor, Authority
+from kflow.org import units as org_units
+from kflow.org import users as org_users
+from kflow.org.models import Unit, User
 
 PASSWORD = "correct-horse-battery"
 MEMBERSHIPS: dict[str, list[tuple[str, str]]] = {
@@ -80,13 +83,13 @@ class World:
     def build(cls, session: Session, settings: Settings) -> World:
         units = {u.code: u for u in session.scalars(select(Unit))}
         for code, name, kind, parent in UNITS:
-            units[code] = org.create_unit(session, code, name, kind, units[parent])
+            units[code] = org_units.create_unit(session, code, name, kind, units[parent])
         users = {}
         for name, grants in MEMBERSHIPS.items():
-            user = org.create_user(session, f"{name}@test.se", name.replace("-", " ").title())
+            user = org_users.create_user(session, f"{name}@test.se", name.replace("-", " ").title())
             session.flush()  # generate user.id for the memberships
             for role, unit_code in grants:
-                org.grant(session, user, role, units[unit_code])
+                org_users.grant(session, user, role, units[unit_code])
             users[name] = user
         session.flush()  # make the users visible to Authority queries
         return cls(session, settings, users, units)

@@ -19,9 +19,9 @@ from benchmarks.peers.base import CASE_TYPE, move
 
 class KflowClick:
     def __init__(self, url: str, mode: str, tmp: Path) -> None:
-        from kflow.models import User
-        from kflow.services.authority import Actor, Authority
-        from kflow.services.cases import fire_id
+        from kflow.engine.authority import Actor, Authority
+        from kflow.engine.cases import fire_id
+        from kflow.org.models import User
 
         self.runtime = kflow_runtime(url, mode, tmp)
         self.url = url
@@ -60,7 +60,8 @@ class KflowClick:
     def observed(self, case_ids: list[int]) -> dict[str, Any]:
         from sqlalchemy import func, select
 
-        from kflow.models import Case, CaseEvent
+        from kflow.cases.events import CaseEvent
+        from kflow.cases.models import Case
 
         with self.runtime.transaction(write=False) as session:
             rows = session.execute(

@@ -28,7 +28,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Mails still waiting have no body yet: render them before the columns become required.
-    from kflow.mail import render
+    from kflow.mailing.messages import render
 
     outbox = sa.table(
         "outbox",

@@ -13,8 +13,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from kflow.accounts import tokens as api_tokens
 from kflow.calendar import local_date
 from kflow.db import utcnow
+from kflow.engine import cases as case_service
+from kflow.engine.authority import Actor, Authority
 from kflow.errors import (
     Conflict,
     KflowError,
@@ -22,11 +25,9 @@ from kflow.errors import (
     Unauthenticated,
     ValidationError,
 )
-from kflow.models import Unit, UnitKind
-from kflow.services import cases as case_service
-from kflow.services import queries
-from kflow.services import tokens as api_tokens
-from kflow.services.authority import Actor, Authority
+from kflow.org.models import Unit
+from kflow.org.roles import UnitKind
+from kflow.queries import lists as queries
 from kflow.web import db, limits, retry
 from kflow.web.api.openapi import COLLECTIONS, openapi_document
 from kflow.web.api.serialize import Serializer, event, unit

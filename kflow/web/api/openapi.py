@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from kflow.models import Role, UnitKind
-from kflow.services.queries import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from kflow.org.roles import Role, UnitKind
+from kflow.queries.lists import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from kflow.states import MACHINES
 from kflow.states import consultation_response as cr_states
 from kflow.states import knowledge_support as ks_states

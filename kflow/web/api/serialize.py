@@ -8,17 +8,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kflow.models import (
+from kflow.cases.events import CaseEvent
+from kflow.cases.models import (
     Case,
-    CaseEvent,
     ConsultationResponse,
     KnowledgeSupport,
     LocalImplementation,
     RegionalAdaptation,
-    Unit,
 )
-from kflow.services.authority import Authority
-from kflow.services.queries import OverviewRow, regions
+from kflow.engine.authority import Authority
+from kflow.org.models import Unit
+from kflow.queries.lists import OverviewRow, regions
 from kflow.states import MACHINES
 
 

@@ -11,9 +11,10 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
 from kflow.db import utcnow
-from kflow.models import ApiToken, User
-from kflow.services import tokens
+from kflow.org.models import User
 from kflow.web import db
 from kflow.web.api import authority, bp, json_body
 
@@ -41,7 +42,7 @@ def _me() -> User:
 
 @bp.get("/tokens")
 def list_tokens() -> Response:
-    page = tokens.own_tokens(
+    page = api_tokens.own_tokens(
         db.session(), _me(), limit=request.args.get("limit"), offset=request.args.get("offset")
     )
     response = jsonify(items=[token_json(t) for t in page.items], total=page.total)
@@ -52,7 +53,7 @@ def list_tokens() -> Response:
 @bp.post("/tokens")
 def create_token() -> tuple[Response, int, dict[str, str]]:
     body = json_body()
-    token, plain = tokens.create_own(
+    token, plain = api_tokens.create_own(
         db.session(), _me(), body.get("name"), minted_by_id=g.get("api_token_minter")
     )
     return jsonify({**token_json(token), "token": plain}), 201, NO_STORE
@@ -60,7 +61,7 @@ def create_token() -> tuple[Response, int, dict[str, str]]:
 
 @bp.delete("/tokens/<int:token_id>")
 def revoke_token(token_id: int) -> Response:
-    tokens.revoke_own(db.session(), _me(), token_id)
+    api_tokens.revoke_own(db.session(), _me(), token_id)
     return Response(status=204, mimetype="application/json")
 
 
@@ -78,7 +79,7 @@ def _record_token_use(response: Response) -> Response:
     db.discard()
     try:
         with db.runtime().transaction() as session:
-            tokens.touch(session, token_id, utcnow())
+            api_tokens.touch(session, token_id, utcnow())
     except SQLAlchemyError as exc:
         log.info("last_used_at of token %s not recorded: %s", token_id, type(exc).__name__)
     return response

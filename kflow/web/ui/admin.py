@@ -11,9 +11,12 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from kflow.accounts.models import ApiToken
 from kflow.errors import KflowError, NotFound, ValidationError
-from kflow.models import UNIT_KIND_LABELS, ApiToken, Membership, Unit, UnitKind, User
-from kflow.services import org
+from kflow.org import units as org_units
+from kflow.org import users as org_users
+from kflow.org.models import Membership, Unit, User
+from kflow.org.roles import UNIT_KIND_LABELS, UnitKind
 from kflow.web import db
 from kflow.web.ui.admin_scope import AdminScope
 from kflow.web.ui.base import authority, install
@@ -114,9 +117,9 @@ def create_unit() -> Any:
         kind = form.get("kind", "")
         if kind not in sc.unit_kinds:
             raise ValidationError("Välj en enhetstyp du får skapa.")
-        parent = org.unit_by_code(session, form.get("parent", ""))
+        parent = org_units.unit_by_code(session, form.get("parent", ""))
         sc.require(parent.id)
-        unit = org.create_unit(
+        unit = org_units.create_unit(
             session, form.get("code", "").strip(), form.get("name", ""), kind, parent
         )
     except KflowError as error:
@@ -154,7 +157,7 @@ def create_user() -> Any:
     try:
         if not password:
             raise ValidationError("Ange ett lösenord (minst 8 tecken).")
-        user = org.create_user(session, form.get("email", ""), form.get("name", ""), password)
+        user = org_users.create_user(session, form.get("email", ""), form.get("name", ""), password)
     except KflowError as error:
         session.rollback()
         message, status = form_error(error)

@@ -7,10 +7,14 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from kflow.accounts import tokens as api_tokens
+from kflow.accounts.models import ApiToken
+from kflow.engine.authority import ADMIN
 from kflow.errors import Forbidden, KflowError, NotFound
-from kflow.models import ROLE_LABELS, ApiToken, Membership, Role, Unit, User
-from kflow.services import org
-from kflow.services.authority import ADMIN
+from kflow.org import units as org_units
+from kflow.org import users as org_users
+from kflow.org.models import Membership, Unit, User
+from kflow.org.roles import ROLE_LABELS, Role
 from kflow.web import db
 from kflow.web.ui.admin import LIST_LIMIT, bp, form_error, scope, scoped_units
 
@@ -46,11 +50,11 @@ def grant() -> Any:
     session = db.session()
     form = request.form
     try:
-        user = org.user_by_email(session, form.get("email", ""))
-        unit = org.unit_by_code(session, form.get("unit", ""))
+        user = org_users.user_by_email(session, form.get("email", ""))
+        unit = org_units.unit_by_code(session, form.get("unit", ""))
         scope().require(unit.id)
         role = form.get("role", "")
-        org.grant(session, user, role, unit)
+        org_users.grant(session, user, role, unit)
     except KflowError as error:
         session.rollback()
         return _memberships_page(*form_error(error))
@@ -69,7 +73,7 @@ def revoke(membership_id: int) -> Any:
         user, unit, role = membership.user, membership.unit, membership.role
         if role == ADMIN and user.id == _me().id:
             raise Forbidden("Du kan inte ta bort din egen administratörsroll.")
-        org.revoke(session, user, role, unit)
+        org_users.revoke(session, user, role, unit)
     except KflowError as error:
         session.rollback()
         return _memberships_page(error.message, error.status)
@@ -122,9 +126,9 @@ def create_token() -> Any:
     session = db.session()
     form = request.form
     try:
-        user = org.user_by_email(session, form.get("email", ""))
+        user = org_users.user_by_email(session, form.get("email", ""))
         scope().require_user(session, user)
-        token, plain = org.create_token(
+        token, plain = api_tokens.create_token(
             session, user, form.get("name", "").strip()[:200], minted_by=_me()
         )
         session.flush()  # generate token.id and created_at for the page below
@@ -145,7 +149,7 @@ def revoke_token(token_id: int) -> Any:
         if token is None:
             raise NotFound("Nyckeln finns inte.")
         scope().require_user(session, token.user)
-        org.revoke_token(session, token_id)
+        api_tokens.revoke_token(session, token_id)
     except KflowError as error:
         session.rollback()
         return _tokens_page(error.message, error.status)

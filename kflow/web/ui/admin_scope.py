@@ -12,9 +12,10 @@ import dataclasses
 from sqlalchemy import ColumnElement, exists, select, true
 from sqlalchemy.orm import Session
 
+from kflow.engine.authority import ADMIN, Authority
 from kflow.errors import Forbidden
-from kflow.models import Membership, Unit, UnitClosure, UnitKind, User
-from kflow.services.authority import ADMIN, Authority
+from kflow.org.models import Membership, Unit, UnitClosure, User
+from kflow.org.roles import UnitKind
 
 LOCAL_KINDS = (UnitKind.REGIONAL_GROUP, UnitKind.LOCAL_UNIT)
 ROOT_EXTRA_KINDS = (UnitKind.NAG,)

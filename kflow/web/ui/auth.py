@@ -20,10 +20,10 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from kflow.accounts import signin
+from kflow.accounts.throttle import Throttle, client_address
 from kflow.db import utcnow
-from kflow.models import User
-from kflow.services import signin
-from kflow.services.login_throttle import Throttle, client_address
+from kflow.org.models import User
 from kflow.web import db
 from kflow.web.ui.base import install
 

@@ -15,8 +15,8 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from kflow.engine.authority import Actor, Authority
 from kflow.errors import Conflict, KflowError
-from kflow.services.authority import Actor, Authority
 from kflow.web import db
 from kflow.web.ui.labels import CONFLICT_MESSAGE
 

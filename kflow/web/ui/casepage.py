@@ -10,19 +10,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kflow.models import (
-    SYSTEM_ACTOR,
+from kflow.cases.events import SYSTEM_ACTOR
+from kflow.cases.models import (
     Case,
     ConsultationResponse,
-    Indicator,
     KnowledgeSupport,
     LocalImplementation,
-    Measurement,
     RegionalAdaptation,
-    Unit,
 )
-from kflow.services import queries
-from kflow.services.authority import Authority
+from kflow.engine.authority import Authority
+from kflow.followup.models import Indicator, Measurement
+from kflow.org.models import Unit
+from kflow.queries import lists as queries
 from kflow.states import MACHINES
 from kflow.states import consultation_response as cr_states
 from kflow.states import knowledge_support as ks_states

@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from kflow.cases.models import Case, KnowledgeSupport, LocalImplementation, RegionalAdaptation
+from kflow.engine import cases as case_service
 from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
-from kflow.models import Case, KnowledgeSupport, LocalImplementation, RegionalAdaptation
-from kflow.services import cases as case_service
-from kflow.services import indicators, queries
+from kflow.followup import indicators
+from kflow.queries import lists as queries
 from kflow.states import MACHINES, TriggerSpec
 from kflow.states import local_implementation as li_states
 from kflow.web import db, retry

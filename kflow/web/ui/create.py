@@ -7,10 +7,12 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from kflow.cases.models import KnowledgeSupport
+from kflow.engine import cases as case_service
 from kflow.errors import KflowError
-from kflow.models import NATIONAL_KINDS, KnowledgeSupport, Unit
-from kflow.services import cases as case_service
-from kflow.services import indicators
+from kflow.followup import indicators
+from kflow.org.models import Unit
+from kflow.org.roles import NATIONAL_KINDS
 from kflow.states import knowledge_support as ks_states
 from kflow.web import db
 from kflow.web.ui.base import authority, install

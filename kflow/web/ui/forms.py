@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from kflow.models import Case, Unit, UnitClosure, UnitKind
-from kflow.services.authority import Authority
+from kflow.cases.models import Case
+from kflow.engine.authority import Authority
+from kflow.org.models import Unit, UnitClosure
+from kflow.org.roles import UnitKind
 from kflow.states import MACHINES, Param, TriggerSpec
 from kflow.states import local_implementation as li_states
 

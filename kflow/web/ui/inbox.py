@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from kflow.services import queries
+from kflow.queries import lists as queries
 from kflow.web import db
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.labels import today

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from kflow.calendar import local_date
 from kflow.db import utcnow
-from kflow.models import ROLE_LABELS
+from kflow.org.roles import ROLE_LABELS
 from kflow.states import TriggerSpec
 
 # Short labels for the overview matrix, where a cell is narrow (lifecycle.md §2.3 has the full).

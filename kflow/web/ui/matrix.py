@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kflow.models import NATIONAL_KINDS, KnowledgeSupport, Unit
-from kflow.services import queries
-from kflow.services.authority import Authority
+from kflow.cases.models import KnowledgeSupport
+from kflow.engine.authority import Authority
+from kflow.org.models import Unit
+from kflow.org.roles import NATIONAL_KINDS
+from kflow.queries import lists as queries
 from kflow.states import MACHINES
 from kflow.states import knowledge_support as ks_states
 from kflow.states import local_implementation as li_states

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from kflow.services import queries
+from kflow.queries import lists as queries
 from kflow.states import MACHINES
 from kflow.states import knowledge_support as ks_states
 from kflow.web import db

@@ -10,9 +10,10 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kflow import models
-from kflow.models import Case, KnowledgeSupport, Unit
-from kflow.services.authority import Authority
+from kflow.cases import models as case_models
+from kflow.cases.models import Case, KnowledgeSupport
+from kflow.engine.authority import Authority
+from kflow.org.models import Unit
 from kflow.states import MACHINES, TriggerSpec
 
 # The local team's next step, offered as a one-click button right in the inbox.
@@ -53,7 +54,7 @@ def ks_titles(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return {ks_id: title for ks_id, title in rows}
 
 
-def overdue_days(case: Case | models.CaseRow, today: dt.date) -> int:
+def overdue_days(case: Case | case_models.CaseRow, today: dt.date) -> int:
     if case.due is None or not case.is_open or case.due >= today:
         return 0
     return (today - case.due).days

@@ -1,0 +1,1 @@
+"""Signing in and API access: tokens, sessions, the sign-in throttle."""

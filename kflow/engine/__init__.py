@@ -1,0 +1,1 @@
+"""Firing triggers: authority, visibility, parameters, history, deadlines and fire."""

@@ -1,0 +1,1 @@
+"""Follow-up: indicators and measurements."""

@@ -1,0 +1,122 @@
+"""The scheduler (`kflow scheduler`): APScheduler 3 in a process of its own, never in web workers.
+
+Jobs only look for work; the database decides what has been done, so a second scheduler, a
+restart or a late run can never send anything twice (see kflow.services.reminders and outbox).
+No job store table: the jobs are fixed, defined here, with fixed ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from kflow.calendar import STOCKHOLM
+from kflow.db import analyze, utcnow
+from kflow.mailing.outbox import relay
+from kflow.mailing.reminders import build_digests, sweep
+from kflow.runtime import Runtime, settle_heap
+from kflow.transient import driver_error, is_transient
+
+log = logging.getLogger(__name__)
+_runtime: Runtime | None = None
+
+
+def _rt() -> Runtime:
+    assert _runtime is not None, "scheduler not started"
+    return _runtime
+
+
+def _survives_outages(job: Callable[[], None]) -> Callable[[], None]:
+    """A job that meets a transient database error (PostgreSQL restarting, SQLite busy) logs
+    one line and ends; the next run starts afresh, on a new connection. Each job's work is
+    idempotent and committed in small transactions, so nothing is lost or done twice. Other
+    errors reach APScheduler, which logs them with their traceback; the scheduler runs on."""
+
+    @functools.wraps(job)
+    def run() -> None:
+        try:
+            job()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            orig = driver_error(exc) or exc
+            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            log.warning(
+                "%s: database unavailable (%s); trying at the next run", job.__name__, reason
+            )
+
+    return run
+
+
+@_survives_outages
+def sweep_job() -> None:
+    result = sweep(_rt(), utcnow())
+    log.info("Sweep: %s", result)
+
+
+@_survives_outages
+def digest_job() -> None:
+    log.info("Digests: %s built", build_digests(_rt(), utcnow()))
+
+
+@_survives_outages
+def relay_job() -> None:
+    result = relay(_rt())
+    if result.sent or result.retried or result.failed:
+        log.info("Relay: %s", result)
+
+
+@_survives_outages
+def statistics_job() -> None:
+    analyze(_rt().engine)
+    log.info("Planner statistics refreshed")
+
+
+def build(runtime: Runtime) -> BlockingScheduler:
+    global _runtime
+    _runtime = runtime
+    reminders = runtime.settings.reminders
+    scheduler = BlockingScheduler(
+        timezone=STOCKHOLM,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    now = utcnow()
+    scheduler.add_job(
+        sweep_job, "interval", minutes=reminders.sweep_minutes, id="sweep", next_run_time=now
+    )
+    # Digests at digest_hour on weekdays (build_digests skips holidays). The first run comes at
+    # start-up too: a scheduler that was down at 07:00 catches up; a second run the same day
+    # sends nothing twice (one digest per person and day).
+    scheduler.add_job(
+        digest_job,
+        "cron",
+        day_of_week="mon-fri",
+        hour=reminders.digest_hour,
+        id="digests",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        relay_job, "interval", seconds=reminders.relay_seconds, id="relay", next_run_time=now
+    )
+    # SQLite keeps no statistics by itself; refresh them nightly (and at start-up).
+    scheduler.add_job(statistics_job, "cron", hour=3, minute=30, id="statistics", next_run_time=now)
+    return scheduler
+
+
+def run(runtime: Runtime) -> None:
+    scheduler = build(runtime)
+    settle_heap()
+
+    def _stop(*_: Any) -> None:
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("kflow scheduler started (Europe/Stockholm): %s", [j.id for j in scheduler.get_jobs()])
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

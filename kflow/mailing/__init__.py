@@ -1,0 +1,1 @@
+"""Mail: the outbox and its relay, who is told, reminders and digests, templates."""

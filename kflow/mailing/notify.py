@@ -1,0 +1,259 @@
+"""Who is told about a case, and the immediate mails (hand-offs, deviations).
+
+"The people who can act on the case now" are the active users holding, in the case's owner or
+assignee unit or above it, a role that grants one of the manual triggers legal from the case's
+state. One tier up is the region for a local case and the owner NPO for a regional one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.orm import Session
+
+from kflow.cases.models import Case, CaseRow
+from kflow.config import Settings
+from kflow.engine.authority import CLOSURE, MEMBERSHIPS
+from kflow.engine.history import CASES
+from kflow.mailing.messages import case_url
+from kflow.mailing.outbox import Mail, enqueue
+from kflow.org.models import Unit, User
+from kflow.statements import ListValue, Prepared, in_list, sqlite_date
+from kflow.states import MACHINES
+from kflow.states.base import CASE, REGION
+
+
+@dataclasses.dataclass
+class CaseFacts:
+    """What a mail says about a case, loaded for many cases in one query."""
+
+    id: int
+    type: str
+    state: str
+    owner_id: int
+    assignee_id: int | None
+    region_id: int | None
+    ks_owner_id: int | None
+    title: str
+    unit: str
+    due: Any
+
+    def item(self, settings: Settings) -> dict[str, Any]:
+        machine = MACHINES[self.type]
+        return {
+            "type_label": machine.label,
+            "title": self.title,
+            "unit": self.unit,
+            "state_label": machine.state_label(self.state),
+            "due": self.due.isoformat() if self.due else "",
+            "url": case_url(settings, self.id),
+        }
+
+    @property
+    def tier_up_unit(self) -> int | None:
+        if self.type == "local_implementation":
+            return self.region_id
+        if self.type in ("regional_adaptation", "consultation_response"):
+            return self.ks_owner_id
+        return None
+
+
+UNITS = cast(Table, Unit.__table__)
+USERS = cast(Table, User.__table__)
+_KS = CASES.alias("ks_case")
+_OWNER = UNITS.alias("owner_unit")
+# Built once: constructing a select over aliases of the wide cases table costs more than running it.
+_FACTS = Prepared(
+    select(
+        CASES.c.id,
+        CASES.c.type,
+        CASES.c.state,
+        CASES.c.owner_id,
+        CASES.c.assignee_id,
+        CASES.c.region_id,
+        _KS.c.owner_id,
+        _KS.c.title,
+        CASES.c.title,
+        _OWNER.c.name,
+        CASES.c.due,
+    )
+    .join(_OWNER, _OWNER.c.id == CASES.c.owner_id)
+    .outerjoin(_KS, _KS.c.id == CASES.c.knowledge_support_id)
+    .where(in_list(CASES.c.id, "ids"))
+)
+_REACH = Prepared(
+    select(CLOSURE.c.descendant_id, MEMBERSHIPS.c.user_id, MEMBERSHIPS.c.role)
+    .join(MEMBERSHIPS, MEMBERSHIPS.c.unit_id == CLOSURE.c.ancestor_id)
+    .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
+    .where(
+        in_list(CLOSURE.c.descendant_id, "units"),
+        in_list(MEMBERSHIPS.c.role, "roles"),
+        USERS.c.is_active,
+    )
+)
+_HOLDERS = Prepared(
+    select(MEMBERSHIPS.c.unit_id, MEMBERSHIPS.c.user_id)
+    .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
+    .where(
+        in_list(MEMBERSHIPS.c.unit_id, "units"),
+        MEMBERSHIPS.c.role == bindparam("role"),
+        USERS.c.is_active,
+    )
+)
+_USERS = Prepared(select(USERS.c.id, USERS.c.email, USERS.c.name).where(in_list(USERS.c.id, "ids")))
+
+
+def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts]:
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    rows = _FACTS.execute(session, {"ids": ListValue(ids)}).fetchall()
+    facts = {}
+    for cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due in rows:
+        facts[cid] = CaseFacts(
+            cid,
+            ctype,
+            state,
+            owner_id,
+            assignee,
+            region,
+            ks_owner if ctype != "knowledge_support" else owner_id,
+            ks_title or title or "",
+            unit,
+            sqlite_date(due),
+        )
+    return facts
+
+
+@functools.cache
+def _acting_roles(case_type: str, state: str, region_owned: bool) -> frozenset[str]:
+    """Roles that, held over the case's own unit, let someone fire a manual trigger now.
+
+    A region-scoped grant counts when the region is the case's own unit (a consultation
+    response, say); on a local case it is the tier above, reached only by escalation.
+    """
+    machine = MACHINES[case_type]
+    roles: set[str] = set()
+    for name in machine.triggers_from(state):
+        for grant in machine.triggers[name].grants:
+            if grant.scope == CASE or (region_owned and grant.scope == REGION):
+                roles.add(grant.role)
+    return frozenset(roles)
+
+
+def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
+    """case id -> ids of the active users who can act on it now (one query for all cases)."""
+    units = {u for f in facts for u in (f.owner_id, f.assignee_id) if u is not None}
+    acting = {f.id: _acting_roles(f.type, f.state, f.owner_id == f.region_id) for f in facts}
+    roles = set().union(*acting.values()) if acting else set()
+    reach: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if units and roles:
+        values = {"units": ListValue(sorted(units)), "roles": ListValue(sorted(roles))}
+        for unit_id, user_id, role in _REACH.execute(session, values).fetchall():
+            reach[unit_id].append((user_id, role))
+    result: dict[int, set[int]] = {}
+    for f in facts:
+        wanted = acting[f.id]
+        people: set[int] = set()
+        for place in (f.owner_id, f.assignee_id):
+            if place is not None:
+                people |= {user for user, role in reach[place] if role in wanted}
+        result[f.id] = people
+    return result
+
+
+def holders(session: Session, unit_ids: Iterable[int], role: str) -> dict[int, set[int]]:
+    """unit id -> active users holding ``role`` in exactly that unit."""
+    ids = {u for u in unit_ids if u is not None}
+    found: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        values = {"units": ListValue(sorted(ids)), "role": role}
+        for unit_id, user_id in _HOLDERS.execute(session, values).fetchall():
+            found[unit_id].add(user_id)
+    return found
+
+
+class Person(NamedTuple):
+    """Whom a mail goes to."""
+
+    id: int
+    email: str
+    name: str
+
+
+def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, Person]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = _USERS.execute(session, {"ids": ListValue(wanted)}).fetchall()
+    return {row[0]: Person(*row) for row in rows}
+
+
+def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause_key: str) -> int:
+    """Mail the people who can act on newly created cases, one mail per person."""
+    facts = load_facts(session, case_ids)
+    if not facts:
+        return 0
+    by_user: dict[int, list[CaseFacts]] = defaultdict(list)
+    for case_id, people in actors(session, list(facts.values())).items():
+        for user_id in people:
+            by_user[user_id].append(facts[case_id])
+    users = users_by_id(session, by_user)
+    reasons = {
+        "consultation_response": "Regionen ombeds lämna remissvar senast förfallodagen.",
+        "regional_adaptation": "Ett nytt eller reviderat kunskapsstöd har publicerats och ska tas "
+        "ställning till i regionen.",
+        "local_implementation": "Kvittera överlämningen i kflow så att regionen vet att ni tagit "
+        "emot uppdraget.",
+    }
+    mails = []
+    for user_id, items in sorted(by_user.items()):
+        items.sort(key=lambda f: f.id)
+        user = users[user_id]
+        mails.append(
+            Mail(
+                key=f"handoff:{cause_key}:{user_id}",
+                to_addr=user.email,
+                template="handoff",
+                context={
+                    "name": user.name,
+                    "items": [f.item(settings) for f in items],
+                    "reason": reasons.get(items[0].type, ""),
+                },
+            )
+        )
+    return enqueue(session, settings, mails)
+
+
+def deviation(
+    session: Session,
+    settings: Settings,
+    case: Case | CaseRow,
+    actor_label: str,
+    comment: str,
+    cause_key: str,
+) -> int:
+    """Tell the region's process leads that a local unit reported a deviation."""
+    facts = load_facts(session, [case.id])[case.id]
+    leads = holders(session, [facts.region_id] if facts.region_id else [], "process_lead")
+    people = users_by_id(session, leads.get(facts.region_id or 0, set()))
+    mails = [
+        Mail(
+            key=f"deviation:{cause_key}:{user.id}",
+            to_addr=user.email,
+            template="deviation",
+            context={
+                "name": user.name,
+                "actor": actor_label,
+                "comment": comment,
+                "item": facts.item(settings),
+            },
+        )
+        for user in people.values()
+    ]
+    return enqueue(session, settings, mails)

@@ -1,0 +1,1 @@
+"""Organisation: units in a tree with its closure, users and their roles."""

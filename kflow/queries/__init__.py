@@ -1,0 +1,1 @@
+"""Read models: the lists, the inbox, the overdue list, the overview, history."""

@@ -1,0 +1,1 @@
+"""Operator tools: the command line, reference and demo data, migrations, backup."""
