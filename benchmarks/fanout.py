@@ -50,7 +50,8 @@ def run_kflow(
     from kflow.cases.models import Case
     from kflow.db import utcnow
     from kflow.engine.authority import Actor, Authority
-    from kflow.engine.cases import fire_id, get_case
+    from kflow.engine.fire import fire as fire_id
+    from kflow.engine.read import get_case
     from kflow.org.models import User
     from kflow.runtime import settle_heap
 

@@ -148,14 +148,14 @@ class Driver:
         return Authority(self.session, Actor(self.session.get(User, user_id)))
 
     def fire(self, case: Any, trigger: str, user_id: int, **kwargs: Any) -> Any:
-        from kflow.engine.cases import fire
+        from kflow.engine.fire import fire
 
         return fire(
             self.session, self.authority(user_id), case, trigger, settings=self.settings, **kwargs
         )
 
     def knowledge_support(self, npo: dict[str, Any], title: str) -> Any:
-        from kflow.engine.cases import create_knowledge_support
+        from kflow.engine.create import create_knowledge_support
 
         return create_knowledge_support(
             self.session,

@@ -97,7 +97,7 @@ class KflowQueries:
     @contextlib.contextmanager
     def _chain(self, user_id: int, ks_id: int) -> Iterator[tuple[Any, Any, Any]]:
         """A read transaction with the user's authority and the knowledge support they read."""
-        from kflow.engine.cases import readable_case
+        from kflow.engine.read import readable_case
 
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)

@@ -55,6 +55,9 @@ def utcnow() -> dt.datetime:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions."""
+    # The connection used last goes out first: it is warm (its page cache and prepared
+    # statements still hold), and a quiet thread keeps reusing one connection.
+    kwargs.setdefault("pool_use_lifo", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)

@@ -36,8 +36,8 @@ from kflow.accounts.models import ApiToken
 from kflow.cases.events import CaseEvent
 from kflow.cases.models import Case
 from kflow.db import Base, make_engine
-from kflow.engine import cases
 from kflow.engine.authority import Actor, Authority
+from kflow.engine.create import create_knowledge_support
 from kflow.mailing.outbox import relay
 from kflow.mailing.reminders import build_digests, sweep
 from kflow.org import units as org_units
@@ -291,7 +291,7 @@ def test_after_an_import_new_rows_get_new_ids_and_history_stays_append_only(
             "local_unit",
             org_units.unit_by_code(session, "vgr"),
         )
-        ks = cases.create_knowledge_support(
+        ks = create_knowledge_support(
             session,
             Authority(session, Actor(chair)),
             title="Nytt kunskapsstöd efter flytt",

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from kflow.accounts import tokens as api_tokens
-from kflow.engine import cases
+from kflow.engine.create import create_knowledge_support
 from kflow.followup import indicators
 from kflow.followup.models import Indicator
 from kflow.mailing.messages import FileTransport
@@ -73,7 +73,7 @@ def stored(world, runtime):
     def fire(case, trigger, who, **kwargs):
         return world.fire(case, trigger, who, now=T0, **kwargs)
 
-    ks = cases.create_knowledge_support(
+    ks = create_knowledge_support(
         session, world.authority("npo-chair"), title=TITLE, kind="vardprogram",
         owner="npo-psykisk-halsa", description=PAYLOAD, now=T0,
     )  # fmt: skip
@@ -215,7 +215,7 @@ def test_csv_export_neutralises_formulas(ui, world):
     }
     made = {}
     for title in titles:
-        case = cases.create_knowledge_support(
+        case = create_knowledge_support(
             world.session, world.authority("npo-chair"), title=title, kind="rapport",
             owner="npo-psykisk-halsa",
         )  # fmt: skip
@@ -239,7 +239,7 @@ def test_csv_export_neutralises_formulas(ui, world):
 
 def test_every_mail_escapes_stored_markup(runtime, world, stored, tmp_path):
     # A title that tries to add a header to the mails about it.
-    ks2 = cases.create_knowledge_support(
+    ks2 = create_knowledge_support(
         world.session, world.authority("npo-chair"), title="Rubrik\r\nBcc: angripare@example.com",
         kind="rapport", owner="npo-psykisk-halsa", now=T0,
     )  # fmt: skip

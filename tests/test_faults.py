@@ -35,8 +35,8 @@ from kflow.accounts import tokens as api_tokens
 from kflow.cases.events import CaseEvent
 from kflow.cases.models import Case, KnowledgeSupport
 from kflow.db import make_engine, make_sessionmaker, utcnow
-from kflow.engine import cases
 from kflow.engine.authority import Actor, Authority
+from kflow.engine.fire import fire
 from kflow.jobs import scheduler
 from kflow.mailing.models import OutboxMail, Reminder
 from kflow.mailing.outbox import relay
@@ -686,7 +686,7 @@ def test_postgresql_restart_under_the_scheduler(cluster, tmp_path):
                 assert case is not None and coordinator is not None
                 params = {"units": ["vgr-psyk-1"]}
                 auth = Authority(s, Actor(coordinator))
-                cases.fire(s, auth, case, "hand_off", settings=rt.settings, params=params)
+                fire(s, auth, case, "hand_off", settings=rt.settings, params=params)
             assert pending(rt) > 0
             wait_until(lambda: pending(rt) == 0 and len(server.messages) == total(rt), "relay")
             time.sleep(1.5)  # another relay round: nothing more may come

@@ -23,7 +23,7 @@ def test_database_refuses_to_change_history(session, world, statement):
 
 
 def test_region_staff_see_their_regions_adaptation(world):
-    from kflow.engine.cases import readable_case
+    from kflow.engine.read import readable_case
     from kflow.errors import NotFound
 
     ks = world.ks_in("published")
@@ -35,7 +35,7 @@ def test_region_staff_see_their_regions_adaptation(world):
 
 def test_one_trigger_bumps_lock_version_by_exactly_one(session, world):
     from kflow.cases.models import Case
-    from kflow.engine.cases import get_case
+    from kflow.engine.read import get_case
 
     ks = world.create_ks(kind="vardforlopp")
     session.expunge_all()  # load it afresh through the base class, as the API does

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from kflow.errors import InvalidTransition
-from kflow.states import MACHINES, InvalidMove
+from kflow.states import MACHINES
+from kflow.states.base import InvalidMove
 from kflow.tools.cli import main
 from tests.checks import refused
 

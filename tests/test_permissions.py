@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from kflow.cases.events import CaseEvent
-from kflow.engine import cases
+from kflow.engine.read import readable_case
 from kflow.errors import Forbidden, NotFound
 from kflow.org import units as org_units
 from kflow.states import MACHINES
@@ -406,26 +406,26 @@ def test_visibility(world):
     session = world.session
     for who in ("vgr-coordinator", "vastra-lead", "local-lead", "nobody", "other-npo-chair"):
         with pytest.raises(NotFound) as err:
-            cases.readable_case(session, world.authority(who), skane.id)
+            readable_case(session, world.authority(who), skane.id)
         assert err.value.code == "not_found"
         assert err.value.status == 404
     for who in ("skane-coordinator", "skane-chair", "sodra-lead", "npo-chair", "npo-viewer"):
-        assert cases.readable_case(session, world.authority(who), skane.id) is skane
+        assert readable_case(session, world.authority(who), skane.id) is skane
     # Knowledge supports are visible to everyone.
     for who in ("nobody", "skane-local-lead", "other-npo-chair", "vgr-viewer"):
-        assert cases.readable_case(session, world.authority(who), ks.id, "knowledge_support") is ks
+        assert readable_case(session, world.authority(who), ks.id, "knowledge_support") is ks
     # A local implementation: its own unit and the region, not the sibling unit.
     ra = world.adaptation_in("implementing", ks)
     li = world.implementation(ra, "vgr-psyk-1")
     for who in ("local-lead", "local-member", "vgr-viewer", "vastra-lead", "npo-member"):
-        assert cases.readable_case(session, world.authority(who), li.id) is li
+        assert readable_case(session, world.authority(who), li.id) is li
     for who in ("local2-lead", "skane-local-lead", "sodra-lead", "nobody"):
         with pytest.raises(NotFound):
-            cases.readable_case(session, world.authority(who), li.id)
+            readable_case(session, world.authority(who), li.id)
     # Wrong type, unknown id and junk ids look the same as "not yours".
     for case_id, case_type in ((li.id, "regional_adaptation"), (10**9, None), ("1", None)):
         with pytest.raises(NotFound):
-            cases.readable_case(session, world.authority("admin"), case_id, case_type)
+            readable_case(session, world.authority("admin"), case_id, case_type)
 
 
 def test_allowed_triggers_for_representative_users(world):

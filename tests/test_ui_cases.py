@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kflow.cases.models import Case
-from kflow.engine import cases as case_service
 from kflow.engine.authority import Actor, Authority
+from kflow.engine.create import create_knowledge_support
 from kflow.runtime import Runtime
 from kflow.states import MACHINES
 from kflow.web.ui import casepage
@@ -303,7 +303,7 @@ def test_every_control_has_a_label(ui: Ui, world: World) -> None:
 
 def test_script_in_title_and_comment_is_escaped(ui: Ui, world: World) -> None:
     evil = "<script>alert('x')</script>"
-    ks = case_service.create_knowledge_support(
+    ks = create_knowledge_support(
         world.session,
         world.authority("npo-chair"),
         title=f"Titel {evil}",

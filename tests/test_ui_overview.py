@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from kflow.engine import cases as case_service
+from kflow.engine.create import create_knowledge_support
 from kflow.runtime import Runtime
 from tests.ui_support import Page, Ui
 from tests.world import World
@@ -39,7 +39,7 @@ def make_ks(
     owner: str = "npo-psykisk-halsa",
     who: str = "npo-chair",
 ) -> None:
-    case_service.create_knowledge_support(
+    create_knowledge_support(
         world.session, world.authority(who), title=title, kind=kind, owner=owner
     )
     world.session.flush()

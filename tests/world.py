@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 
 from kflow.cases.models import Case, KnowledgeSupport
 from kflow.config import Settings
-from kflow.engine import cases
 from kflow.engine.authority import SYSTEM, Actor, Authority
+from kflow.engine.create import create_knowledge_support
+from kflow.engine.fire import Fired, fire
 from kflow.org import units as org_units
 from kflow.org import users as org_users
 from kflow.org.models import Unit, User
@@ -99,9 +100,9 @@ class World:
             return Authority(self.session, SYSTEM)
         return Authority(self.session, Actor(self.users[who]))
 
-    def fire(self, case: Case, trigger: str, who: str, **kwargs: Any) -> cases.Fired:
+    def fire(self, case: Case, trigger: str, who: str, **kwargs: Any) -> Fired:
         kwargs.setdefault("settings", self.settings)
-        return cases.fire(self.session, self.authority(who), case, trigger, **kwargs)
+        return fire(self.session, self.authority(who), case, trigger, **kwargs)
 
     def create_ks(
         self,
@@ -109,7 +110,7 @@ class World:
         owner: str = "npo-psykisk-halsa",
         who: str = "npo-chair",
     ) -> KnowledgeSupport:
-        return cases.create_knowledge_support(
+        return create_knowledge_support(
             self.session, self.authority(who), title="Depression hos vuxna", kind=kind, owner=owner
         )
 

@@ -20,7 +20,7 @@ from benchmarks.peers.base import CASE_TYPE, move
 class KflowClick:
     def __init__(self, url: str, mode: str, tmp: Path) -> None:
         from kflow.engine.authority import Actor, Authority
-        from kflow.engine.cases import fire_id
+        from kflow.engine.fire import fire as fire_id
         from kflow.org.models import User
 
         self.runtime = kflow_runtime(url, mode, tmp)

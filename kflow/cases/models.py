@@ -16,7 +16,7 @@ from kflow.db import Base, utcnow
 from kflow.org.models import Unit
 from kflow.states import MACHINES
 from kflow.states import knowledge_support as ks_states
-from kflow.states import local_implementation as li_states
+from kflow.states.base import CaseType
 
 
 def _quoted(values: Any) -> str:
@@ -26,7 +26,7 @@ def _quoted(values: Any) -> str:
 _STATE_CHECK = " OR ".join(
     f"(type = '{name}' AND state IN ({_quoted(m.states)}))" for name, m in MACHINES.items()
 )
-_LI_FINAL = _quoted(sorted(MACHINES["local_implementation"].final))
+_LI_FINAL = _quoted(sorted(MACHINES[CaseType.LOCAL_IMPLEMENTATION].final))
 
 
 class Case(Base):
@@ -151,7 +151,7 @@ class LocalImplementation(Case):
     )
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("state", li_states.State.ASSIGNED.value)
+        kwargs.setdefault("state", MACHINES[CaseType.LOCAL_IMPLEMENTATION].initial)
         super().__init__(**kwargs)
 
 
@@ -213,28 +213,3 @@ Index(
     sqlite_where=_WHERE_OPEN_LI,
     postgresql_where=_WHERE_OPEN_LI,
 )
-
-
-class CaseRow:
-    """A case read for one trigger without the ORM: its columns as attributes.
-
-    What ``fire`` needs of a case is its columns; a trigger without effects then changes it
-    with one guarded UPDATE. Triggers with effects work on the ORM object (``fire_id`` loads it).
-    """
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-    def __getattr__(self, name: str) -> Any:  # typing: any column; missing ones still raise
-        raise AttributeError(name)
-
-    @property
-    def state_label(self) -> str:
-        return str(MACHINES[self.type].state_label(self.state))
-
-    @property
-    def is_open(self) -> bool:
-        return self.state not in MACHINES[self.type].final
-
-    def __repr__(self) -> str:
-        return f"<CaseRow {self.type} {self.id} {self.state}>"

@@ -9,21 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from kflow.cases.events import SYSTEM_ACTOR
-from kflow.cases.models import Case, CaseRow
 from kflow.org.models import Membership, UnitClosure, User
-from kflow.states import MACHINES, TriggerSpec
-from kflow.states.base import CASE, REGION
+from kflow.states import MACHINES
+from kflow.states.base import CaseType, Scope, Trigger
 
 ADMIN = "admin"
 CLOSURE = cast(Table, UnitClosure.__table__)
 MEMBERSHIPS = cast(Table, Membership.__table__)
-REGION_WIDE = ("consultation_response", "regional_adaptation")
+REGION_WIDE = (CaseType.CONSULTATION_RESPONSE, CaseType.REGIONAL_ADAPTATION)
+
+
+class Placed(Protocol):
+    """What authority reads of a case: its type and state and where it sits. A ``Case`` is
+    one; so is a read model's row of one (the overview's adaptations, say)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def owner_id(self) -> int: ...
+
+    @property
+    def assignee_id(self) -> int | None: ...
+
+    @property
+    def region_id(self) -> int | None: ...
+
+    @property
+    def knowledge_support_id(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -112,28 +137,29 @@ class Authority:
             self.prefetch([unit_id])
         return self._reach[unit_id]
 
-    def prefetch_cases(
-        self, cases: Iterable[Case | CaseRow], ks_owner_ids: Iterable[int] = ()
-    ) -> None:
+    def prefetch_cases(self, cases: Iterable[Placed], ks_owner_ids: Iterable[int] = ()) -> None:
         units: set[int | None] = set(ks_owner_ids)
         for case in cases:
             units.update((case.owner_id, case.assignee_id, case.region_id))
         self.prefetch(units)
 
-    def case_roles(self, case: Case | CaseRow) -> frozenset[str]:
+    def case_roles(self, case: Placed) -> frozenset[str]:
         """Roles reaching the case through its owner or assignee unit."""
         return self.roles_at(case.owner_id) | self.roles_at(case.assignee_id)
 
-    def grants(self, case: Case | CaseRow) -> dict[str, set[str]]:
-        return {CASE: set(self.case_roles(case)), REGION: set(self.roles_at(case.region_id))}
+    def grants(self, case: Placed) -> dict[str, set[str]]:
+        return {
+            Scope.CASE: set(self.case_roles(case)),
+            Scope.REGION: set(self.roles_at(case.region_id)),
+        }
 
-    def role_for(self, case: Case | CaseRow, spec: TriggerSpec) -> str | None:
+    def role_for(self, case: Placed, spec: Trigger) -> str | None:
         """The role under which the actor may fire ``spec`` on ``case`` (None: not allowed)."""
         if self.actor.is_system:
             return None
         reach = self.grants(case)
         for grant in spec.grants:
-            scope_roles = reach[CASE] if grant.scope == CASE else reach[REGION]
+            scope_roles = reach[grant.scope]
             if grant.role in scope_roles:
                 return grant.role
         return None
@@ -152,11 +178,11 @@ class Authority:
                 )
         return self._above
 
-    def is_admin_for(self, case: Case | CaseRow) -> bool:
+    def is_admin_for(self, case: Placed) -> bool:
         return ADMIN in (self.case_roles(case) | self.roles_at(case.region_id))
 
     def can_read(
-        self, case: Case | CaseRow, ks_owner_id: int | Callable[[], int | None] | None = None
+        self, case: Placed, ks_owner_id: int | Callable[[], int | None] | None = None
     ) -> bool:
         """Knowledge supports are visible to every user; other cases to their own chain.
 
@@ -176,7 +202,7 @@ class Authority:
         owner = ks_owner_id() if callable(ks_owner_id) else ks_owner_id
         return bool(self.roles_at(owner))
 
-    def allowed_triggers(self, case: Case | CaseRow) -> list[str]:
+    def allowed_triggers(self, case: Placed) -> list[str]:
         """Triggers the actor may fire on ``case`` now (state and role; guards not evaluated)."""
         machine = MACHINES[case.type]
         return [

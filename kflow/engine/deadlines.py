@@ -1,70 +1,36 @@
-"""When a case is due, by case type and state (lifecycle.md §4; figures in config/).
+"""Due dates and the reminder ladder (lifecycle.md §4; the figures are in config/).
 
-A due date is set when a case enters a state with a deadline and kept while it moves between
-states that share that deadline (assessing and on_hold share the decision deadline, say).
+Each case type declares the due date each of its states sets (``CaseMachine.due``); this module
+turns a due date into the columns that drive reminders, and gives each rung its day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from kflow.calendar import add_business_days, add_months
+from kflow.calendar import add_business_days
 from kflow.config import Settings
-
-# States whose deadline carries over from the state before them instead of restarting.
-_KEEPS_DUE = {
-    ("regional_adaptation", "assessing"),
-    ("regional_adaptation", "on_hold"),
-    ("regional_adaptation", "awaiting_decision"),
-    ("regional_adaptation", "adapting"),
-    ("consultation_response", "drafting"),
-    ("local_implementation", "implementing"),
-    ("local_implementation", "deviation"),
-}
+from kflow.states.base import CaseMachine, DueFacts
 
 
-def due_for(
-    case_type: str,
-    state: str,
-    today: dt.date,
-    settings: Settings,
-    *,
-    previous_due: dt.date | None = None,
-    consultation_deadline: dt.date | None = None,
-    target_date: dt.date | None = None,
-    next_review_due: dt.date | None = None,
-) -> dt.date | None:
-    d = settings.deadlines
-    if (case_type, state) in _KEEPS_DUE:
-        return previous_due
-    days = dt.timedelta
-    match case_type, state:
-        case "knowledge_support", "consultation":
-            return consultation_deadline
-        case "knowledge_support", "published":
-            return next_review_due
-        case "consultation_response", "requested":
-            return consultation_deadline
-        case "regional_adaptation", "received":
-            return today + days(d.adaptation_decision_days)
-        case "regional_adaptation", "adopted":
-            return today + days(d.adaptation_handoff_days)
-        case "local_implementation", "assigned":
-            return add_business_days(today, d.implementation_acknowledge_business_days)
-        case "local_implementation", "acknowledged":
-            return target_date or today + days(d.implementation_done_days)
-        case "local_implementation", "following_up":
-            return today + days(d.follow_up_measurement_days)
-    return None
+def due_values(due: dt.date | None, settings: Settings) -> dict[str, dt.date | None]:
+    """Column values for a new due date: the date and the day its first rung falls due."""
+    if due is None:
+        return {"due": None, "next_reminder_on": None}
+    first = add_business_days(due, -settings.reminders.upcoming_business_days_before)
+    return {"due": due, "next_reminder_on": first}
 
 
-def review_due(kind: str, published_on: dt.date, settings: Settings) -> dt.date:
-    months = (
-        settings.deadlines.review_months_vardprogram
-        if kind == "vardprogram"
-        else settings.deadlines.review_months
-    )
-    return add_months(published_on, months)
+def due_changes(
+    machine: CaseMachine, case: Any, dest: str, facts: DueFacts
+) -> dict[str, dt.date | None]:
+    """``due`` and ``next_reminder_on`` for ``case`` entering ``dest`` (kept if unchanged, so a
+    rung already sent for this due date is not sent again)."""
+    due = machine.due_on_entering(dest, facts)
+    if due == case.due and dest not in machine.final:
+        return {"due": case.due, "next_reminder_on": case.next_reminder_on}
+    return due_values(due, facts.settings)
 
 
 def rung_dates(due: dt.date, settings: Settings) -> list[tuple[str, dt.date]]:
@@ -76,11 +42,3 @@ def rung_dates(due: dt.date, settings: Settings) -> list[tuple[str, dt.date]]:
         ("overdue", add_business_days(due, r.overdue_business_days_after)),
         ("escalated", add_business_days(due, r.escalated_business_days_after)),
     ]
-
-
-def due_values(due: dt.date | None, settings: Settings) -> dict[str, dt.date | None]:
-    """Column values for a new due date: the date and the day its first rung falls due."""
-    if due is None:
-        return {"due": None, "next_reminder_on": None}
-    first = add_business_days(due, -settings.reminders.upcoming_business_days_before)
-    return {"due": due, "next_reminder_on": first}

@@ -1,75 +1,66 @@
-"""What a trigger does beyond moving its own case: fan-out and cascades (lifecycle.md §2).
+"""What a trigger does beyond its own case: the declared Spawns and Cascades, and who is told.
 
-Every effect is set-based: publishing to 21 regions or handing off to 200 units is a handful of
-statements (INSERT ... SELECT with RETURNING, one multi-row history INSERT), not a loop of
-round-trips. Effects run inside the caller's transaction; nothing here commits.
+Every effect is set-based: asking 21 regions or handing off to 300 units is a handful of
+statements (INSERT ... SELECT ... RETURNING, one executemany of history rows), not a loop of
+round trips. Effects run inside the caller's transaction; nothing here commits.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+import functools
+from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import (
-    Date,
-    Integer,
-    String,
-    Table,
-    and_,
-    bindparam,
-    exists,
-    func,
-    insert,
-    literal,
-    select,
-)
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from kflow.calendar import default_consultation_deadline, local_date
-from kflow.cases.models import (
-    Case,
-    CaseRow,
-    ConsultationResponse,
-    KnowledgeSupport,
-    RegionalAdaptation,
-)
+from kflow.calendar import local_date
+from kflow.cases.models import Case
 from kflow.config import Settings
-from kflow.db import UTCDateTime
+from kflow.engine import history
 from kflow.engine.authority import SYSTEM, Actor
-from kflow.engine.deadlines import due_for, due_values, review_due
-from kflow.engine.history import CASES, cascade, record_created
-from kflow.errors import ValidationError
+from kflow.engine.deadlines import due_values
+from kflow.engine.history import CASES
 from kflow.mailing import notify
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
-from kflow.statements import ListValue, Prepared, in_list
-from kflow.states import MACHINES
-from kflow.states import local_implementation as li_states
+from kflow.states.base import Below, Cascade, CaseType, DueFacts, Owners, Spawn, Tell, Trigger
+
+UNITS = cast(Table, Unit.__table__)
 
 
 @dataclasses.dataclass
-class Effect:
-    """What an effect needs: the moved case, who moved it and the cleaned parameters."""
+class Firing:
+    """One firing as guards, field rules and effects see it (kflow.states.base.Context)."""
 
     session: Session
-    case: Case | CaseRow
-    from_state: str
+    case: Case
     actor: Actor
     role: str | None
     params: dict[str, Any]
+    comment: str | None
     now: dt.datetime
     settings: Settings
-    comment: str | None = None
-    # Filled in by effects for the caller (e.g. units skipped by a hand-off).
     outcome: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def today(self) -> dt.date:
         return local_date(self.now)
 
-    def cause(self) -> dict[str, Any]:
+    @property
+    def support_id(self) -> int:
+        """The knowledge support the case is (or belongs to)."""
+        if self.case.type == CaseType.KNOWLEDGE_SUPPORT:
+            return self.case.id
+        assert self.case.knowledge_support_id is not None
+        return self.case.knowledge_support_id
+
+    @property
+    def cause(self) -> dict[str, str]:
+        """What the rows of the cases this firing moves or creates name as their cause."""
         return {"cause": f"{self.case.type}.{self.case.id}"}
 
     @property
@@ -77,302 +68,127 @@ class Effect:
         """Unique per firing: the case and the version the trigger gave it."""
         return f"{self.case.id}.v{self.case.lock_version}"
 
+    def count_below(
+        self, case_type: CaseType, *, parent: bool = False, not_in: Iterable[str] = ()
+    ) -> int:
+        column = CASES.c.parent_id if parent else CASES.c.knowledge_support_id
+        where = [CASES.c.type == case_type, column == (self.case.id if parent else self.support_id)]
+        if not_in:
+            where.append(CASES.c.state.not_in(list(not_in)))
+        found = self.session.scalar(select(func.count()).select_from(CASES).where(*where))
+        return int(found or 0)
 
-# Effects that run *before* the state change (they set fields the due date depends on).
-def prepare_open_consultation(fx: Effect) -> None:
-    ks = fx.case
-    assert isinstance(ks, KnowledgeSupport)
-    channel = fx.params["channel"]
-    if "deadline" in fx.params:
-        deadline = dt.date.fromisoformat(fx.params["deadline"])
-    else:
-        deadline = default_consultation_deadline(channel, fx.today, fx.settings.consultation)
-        fx.params["deadline"] = deadline.isoformat()
-    ks.consultation_round = (ks.consultation_round or 0) + 1
-    ks.consultation_channel = channel
-    ks.consultation_deadline = deadline
-
-
-def prepare_publish(fx: Effect) -> None:
-    ks = fx.case
-    assert isinstance(ks, KnowledgeSupport)
-    ks.published_version = ks.version
-    ks.published_at = fx.now
-    ks.next_review_due = review_due(ks.kind, fx.today, fx.settings)
+    def unit_id(self, code: str) -> int:
+        found = self.session.scalar(select(UNITS.c.id).where(UNITS.c.code == code))
+        assert found is not None  # the parameter was validated against the units
+        return int(found)
 
 
-def prepare_start_revision(fx: Effect) -> None:
-    ks = fx.case
-    assert isinstance(ks, KnowledgeSupport)
-    ks.version += 1
-
-
-def prepare_assign(fx: Effect) -> None:
-    unit = fx.session.scalar(select(Unit).where(Unit.code == fx.params["unit"]))
-    assert unit is not None  # validated by params
-    assert isinstance(fx.case, Case)
-    fx.case.assignee_id = unit.id
-
-
-def prepare_adopt(fx: Effect) -> None:
-    assert isinstance(fx.case, RegionalAdaptation)
-    fx.case.decision_ref = fx.params["decision_ref"]
-
-
-def prepare_submit_response(fx: Effect) -> None:
-    assert isinstance(fx.case, ConsultationResponse)
-    fx.case.position = fx.params["position"]
-
-
-# Effects that run after the state change.
-def open_consultation(fx: Effect) -> None:
-    ks = fx.case
-    assert isinstance(ks, KnowledgeSupport)
-    state = MACHINES["consultation_response"].initial
-    due = due_for(
-        "consultation_response",
-        state,
-        fx.today,
-        fx.settings,
-        consultation_deadline=ks.consultation_deadline,
-    )
-    ids = _insert_for_regions(
-        fx,
-        "consultation_response",
-        state,
-        due,
-        extra={"round": ks.consultation_round},
-    )
-    record_created(fx.session, ids, state, fx.actor, fx.role, fx.now, fx.cause())
-    notify.handoff(fx.session, fx.settings, ids, fx.cause_key)
-
-
-def close_consultation(fx: Effect) -> None:
-    ks = fx.case
-    assert isinstance(ks, KnowledgeSupport | CaseRow) and ks.type == "knowledge_support"
-    cascade(
-        fx.session,
-        "consultation_response",
-        (CASES.c.knowledge_support_id == ks.id) & (CASES.c.round == ks.consultation_round),
-        "expire",
-        SYSTEM,
-        fx.now,
-        params=fx.cause(),
-        values=due_values(None, fx.settings),
-    )
-
-
-def publish(fx: Effect) -> None:
-    """First publication: one adaptation per region. Later ones: every adaptation reassesses."""
-    ks = fx.case
-    assert isinstance(ks, KnowledgeSupport)
-    state = MACHINES["regional_adaptation"].initial
-    due = due_for("regional_adaptation", state, fx.today, fx.settings)
-    reassessed = cascade(
-        fx.session,
-        "regional_adaptation",
-        CASES.c.knowledge_support_id == ks.id,
-        "reassess",
-        SYSTEM,
-        fx.now,
-        params={**fx.cause(), "version": ks.version},
-        values={"adapted_version": ks.version, **due_values(due, fx.settings)},
-    )
-    # Regions without an adaptation yet (all of them on first publication).
-    ids = _insert_for_regions(
-        fx, "regional_adaptation", state, due, extra={"adapted_version": ks.version}
-    )
-    record_created(fx.session, ids, state, fx.actor, fx.role, fx.now, fx.cause())
-    notify.handoff(fx.session, fx.settings, [*reassessed, *ids], fx.cause_key)
-
-
-def cancel_everything_below(fx: Effect) -> None:
-    """Withdrawal and cancellation: every open case below the knowledge support is cancelled."""
-    ks_id = fx.case.id
-    for case_type in ("consultation_response", "regional_adaptation", "local_implementation"):
-        cascade(
-            fx.session,
-            case_type,
-            CASES.c.knowledge_support_id == ks_id,
-            "cancel",
-            SYSTEM,
-            fx.now,
-            params=fx.cause(),
-            values=due_values(None, fx.settings),
+def run(firing: Firing, spec: Trigger) -> None:
+    """The trigger's effects, in order, then the mail they call for."""
+    told: list[int] = []
+    for effect in spec.effects:
+        if isinstance(effect, Spawn):
+            touched = spawn(firing, effect)
+        else:
+            touched = cascade(firing, effect)
+        if effect.tells is Tell.ACTORS:
+            told += touched
+    if told:
+        notify.handoff(firing.session, firing.settings, told, firing.cause_key)
+    if spec.tells is Tell.REGION_PROCESS_LEADS:
+        reporter = firing.actor.user.name if firing.actor.user else firing.actor.label
+        notify.deviation(
+            firing.session,
+            firing.settings,
+            firing.case.id,
+            reporter,
+            firing.comment or "",
+            firing.cause_key,
         )
 
 
-_OPEN_LI = CASES.alias("open_li")
-_OPEN_LI_STATES = ListValue(sorted(MACHINES["local_implementation"].open_states))
-_UNIT = cast(Table, Unit.__table__)
-_LI_COLUMNS = [
-    "type",
-    "state",
-    "lock_version",
-    "owner_id",
-    "region_id",
-    "knowledge_support_id",
-    "parent_id",
-    "due",
-    "next_reminder_on",
-    "target_date",
-    "created_at",
-    "updated_at",
-]
-# Built once (a statement over an alias of the wide cases table is costly to construct): one
-# local implementation per named unit that has no open one from this adaptation already.
-_HAND_OFF = Prepared(
-    insert(CASES)
-    .from_select(
-        _LI_COLUMNS,
-        select(
-            literal("local_implementation"),
-            bindparam("state", type_=String),
-            literal(1),
-            _UNIT.c.id,
-            bindparam("region_id", type_=Integer),
-            bindparam("ks_id", type_=Integer),
-            bindparam("parent_id", type_=Integer),
-            bindparam("due", type_=Date),
-            bindparam("next_reminder_on", type_=Date),
-            bindparam("target_date", type_=Date),
-            bindparam("now", type_=UTCDateTime()),
-            bindparam("now", type_=UTCDateTime()),
-        ).where(
-            in_list(_UNIT.c.code, "units"),
-            ~exists().where(
-                _OPEN_LI.c.type == "local_implementation",
-                _OPEN_LI.c.parent_id == bindparam("parent_id", type_=Integer),
-                _OPEN_LI.c.owner_id == _UNIT.c.id,
-                in_list(_OPEN_LI.c.state, "open_states"),
-            ),
-        ),
-    )
-    .returning(CASES.c.id)
-)
-
-
-def hand_off(fx: Effect) -> None:
-    """One local implementation per named unit; a unit already holding an open one is skipped."""
-    adaptation = fx.case
-    session = fx.session
-    state = li_states.State.ASSIGNED.value
-    target = dt.date.fromisoformat(fx.params["due"]) if "due" in fx.params else None
-    due = due_for("local_implementation", state, fx.today, fx.settings, target_date=target)
+def cascade(firing: Firing, effect: Cascade) -> list[int]:
+    where = CASES.c.knowledge_support_id == firing.support_id
+    if effect.below is Below.ROUND:
+        where = where & (CASES.c.round == getattr(firing.case, "consultation_round", None))
+    child = effect.machine
+    dest = child.triggers[effect.trigger].moves[0].dest
+    assert dest is not None
+    facts = DueFacts(firing.today, firing.settings, case=None, parent=firing.case)
     values = {
-        "state": state,
-        "region_id": adaptation.region_id,
-        "ks_id": adaptation.knowledge_support_id,
-        "parent_id": adaptation.id,
-        "due": due,
-        "next_reminder_on": due_values(due, fx.settings)["next_reminder_on"],
-        "target_date": target,
-        "now": fx.now,
-        "units": ListValue(fx.params["units"]),
-        "open_states": _OPEN_LI_STATES,
+        **(effect.fields(firing) if effect.fields else {}),
+        **due_values(child.due_on_entering(dest, facts), firing.settings),
     }
-    ids = [case_id for (case_id,) in _HAND_OFF.execute(session, values).fetchall()]
-    requested = len(fx.params["units"])
-    fx.outcome["created"] = len(ids)
-    fx.outcome["skipped"] = requested - len(ids)
-    record_created(session, ids, state, fx.actor, fx.role, fx.now, fx.cause())
-    notify.handoff(session, fx.settings, ids, fx.cause_key)
+    return history.cascade(
+        firing.session,
+        child,
+        effect.trigger,
+        where,
+        SYSTEM,
+        firing.now,
+        params={**firing.cause, **(effect.params(firing) if effect.params else {})},
+        values=values,
+    )
 
 
-def report_deviation(fx: Effect) -> None:
-    reporter = fx.actor.user.name if fx.actor.user else fx.actor.label
-    notify.deviation(fx.session, fx.settings, fx.case, reporter, fx.comment or "", fx.cause_key)
+def spawn(firing: Firing, effect: Spawn) -> list[int]:
+    """One new case per owner without one already (see Spawn); their ids."""
+    child = effect.machine
+    fields = effect.fields(firing) if effect.fields else {}
+    due = child.due_on_entering(
+        child.initial,
+        DueFacts(firing.today, firing.settings, SimpleNamespace(**fields), parent=firing.case),
+    )
+    values: dict[str, Any] = {
+        "ks_id": firing.support_id,
+        "parent_id": firing.case.id,
+        "region_id": firing.case.region_id,
+        "now": firing.now,
+        **due_values(due, firing.settings),
+        **{f"field_{name}": value for name, value in fields.items()},
+    }
+    if effect.owners is Owners.UNITS_PARAM:
+        values["units"] = list(firing.params[effect.owners.value])
+    statement = _spawn_statement(effect, tuple(sorted(fields)))
+    ids = list(firing.session.connection().scalars(statement, values))
+    if effect.owners is Owners.UNITS_PARAM:
+        firing.outcome["created"] = len(ids)
+        firing.outcome["skipped"] = len(values["units"]) - len(ids)
+    history.record_created(
+        firing.session, ids, child.initial, firing.actor, firing.role, firing.now, firing.cause
+    )
+    return ids
 
 
-def _insert_for_regions(
-    fx: Effect, case_type: str, state: str, due: dt.date | None, extra: dict[str, Any]
-) -> list[int]:
-    """Insert one ``case_type`` case per region that has none for this knowledge support
-    (and round); return the new ids."""
-    ks = fx.case
+@functools.cache
+def _spawn_statement(effect: Spawn, field_names: tuple[str, ...]) -> Any:
+    """INSERT ... SELECT one row per owner unit that has no matching case yet, built once."""
+    child = effect.machine
     other = CASES.alias("other")
-    already = and_(
-        other.c.type == case_type,
-        other.c.knowledge_support_id == ks.id,
-        other.c.owner_id == Unit.id,
-    )
-    if "round" in extra:
-        already = and_(already, other.c.round == extra["round"])
-    columns = [
-        "type",
-        "state",
-        "lock_version",
-        "owner_id",
-        "region_id",
-        "knowledge_support_id",
-        "due",
-        "next_reminder_on",
-        "created_at",
-        "updated_at",
-        *extra,
-    ]
-    source = select(
-        literal(case_type),
-        literal(state),
-        literal(1),
-        Unit.id,
-        Unit.id,
-        literal(ks.id),
-        literal(due),
-        literal(due_values(due, fx.settings)["next_reminder_on"]),
-        literal(fx.now, Case.created_at.type),
-        literal(fx.now, Case.created_at.type),
-        *(literal(value) for value in extra.values()),
-    ).where(Unit.kind == UnitKind.REGION, ~exists().where(already))
-    return list(
-        fx.session.scalars(insert(CASES).from_select(columns, source).returning(CASES.c.id))
-    )
-
-
-# Guards: database conditions a trigger needs beyond its source state.
-def implementations_done(session: Session, case: Case | CaseRow) -> None:
-    done = (*li_states.DONE, li_states.State.CANCELLED)
-    pending = session.scalar(
-        select(func.count())
-        .select_from(Case)
-        .where(
-            Case.type == "local_implementation",
-            Case.parent_id == case.id,
-            Case.state.not_in(done),
-        )
-    )
-    if pending:
-        raise ValidationError(
-            "Uppföljning kan startas först när alla lokala införanden är klara "
-            f"({pending} återstår)."
-        )
-
-
-def never_published(session: Session, case: Case | CaseRow) -> None:
-    if getattr(case, "published_version", None) is not None:
-        raise ValidationError(
-            "Ett kunskapsstöd som har publicerats kan inte avbrytas; avpublicera det i stället."
-        )
-
-
-GUARDS: dict[str, Callable[[Session, Case | CaseRow], None]] = {
-    "implementations_done": implementations_done,
-    "never_published": never_published,
-}
-BEFORE: dict[tuple[str, str], Callable[[Effect], None]] = {
-    ("knowledge_support", "open_consultation"): prepare_open_consultation,
-    ("knowledge_support", "publish"): prepare_publish,
-    ("knowledge_support", "start_revision"): prepare_start_revision,
-    ("regional_adaptation", "assign"): prepare_assign,
-    ("regional_adaptation", "adopt"): prepare_adopt,
-    ("consultation_response", "submit"): prepare_submit_response,
-}
-AFTER: dict[tuple[str, str], Callable[[Effect], None]] = {
-    ("knowledge_support", "open_consultation"): open_consultation,
-    ("knowledge_support", "close_consultation"): close_consultation,
-    ("knowledge_support", "publish"): publish,
-    ("knowledge_support", "withdraw"): cancel_everything_below,
-    ("knowledge_support", "cancel"): cancel_everything_below,
-    ("regional_adaptation", "hand_off"): hand_off,
-    ("local_implementation", "report_deviation"): report_deviation,
-}
+    new: dict[str, Any] = {
+        "type": literal(child.case_type.value),
+        "state": literal(child.initial),
+        "lock_version": literal(1),
+        "owner_id": UNITS.c.id,
+        "knowledge_support_id": bindparam("ks_id"),
+        "due": bindparam("due", type_=CASES.c.due.type),
+        "next_reminder_on": bindparam("next_reminder_on", type_=CASES.c.due.type),
+        "created_at": bindparam("now", type_=CASES.c.created_at.type),
+        "updated_at": bindparam("now", type_=CASES.c.created_at.type),
+    }
+    new |= {name: bindparam(f"field_{name}", type_=CASES.c[name].type) for name in field_names}
+    if effect.parent:
+        new["parent_id"] = bindparam("parent_id")
+    if effect.owners is Owners.EACH_REGION:
+        new["region_id"] = UNITS.c.id
+        owners = UNITS.c.kind == UnitKind.REGION
+    else:
+        new["region_id"] = bindparam("region_id")
+        owners = UNITS.c.code.in_(bindparam("units", expanding=True))
+    same = [other.c.type == child.case_type.value, other.c.owner_id == UNITS.c.id]
+    same += [other.c[name] == new[name] for name in effect.one_per]
+    if effect.open_only:
+        same.append(other.c.state.in_(sorted(child.open_states)))
+    source = select(*new.values()).where(owners, ~exists().where(and_(*same)))
+    return insert(CASES).from_select(list(new), source).returning(CASES.c.id)

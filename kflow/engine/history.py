@@ -1,4 +1,4 @@
-"""Writing the append-only history, one row per trigger, singly or set-based for cascades."""
+"""Writing the append-only history: one row per move, singly or set-based for cascades."""
 
 from __future__ import annotations
 
@@ -6,26 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import (
-    JSON,
-    ColumnElement,
-    Integer,
-    String,
-    Table,
-    bindparam,
-    insert,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import JSON, ColumnElement, Integer, String, Table, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from kflow.cases.events import CREATE_TRIGGER, CaseEvent
-from kflow.cases.models import Case, CaseRow
+from kflow.cases.models import Case
 from kflow.db import UTCDateTime
 from kflow.engine.authority import Actor
-from kflow.statements import JsonValue, Prepared
-from kflow.states import MACHINES
+from kflow.states.base import CaseMachine
 
 EVENTS = cast(Table, CaseEvent.__table__)
 CASES = cast(Table, Case.__table__)
@@ -42,7 +30,7 @@ EVENT_COLUMNS = (
     "comment",
     "params",
 )
-RECORD = Prepared(EVENTS.insert().values({name: bindparam(name) for name in EVENT_COLUMNS}))
+RECORD = insert(EVENTS)
 
 
 def event_values(
@@ -58,7 +46,7 @@ def event_values(
     params: dict[str, Any] | None = None,
     override: bool = False,
 ) -> dict[str, Any]:
-    """One history row's values, for ``record`` or a statement that writes it with the move."""
+    """One history row's values."""
     return {
         "case_id": case_id,
         "trigger": trigger,
@@ -70,39 +58,8 @@ def event_values(
         "override": override,
         "at": at,
         "comment": comment,
-        "params": JsonValue(params or None),
+        "params": params or None,
     }
-
-
-def record(
-    session: Session,
-    case: Case | CaseRow,
-    trigger: str,
-    from_state: str | None,
-    actor: Actor,
-    role: str | None,
-    at: dt.datetime,
-    *,
-    comment: str | None = None,
-    params: dict[str, Any] | None = None,
-    override: bool = False,
-) -> None:
-    """Append one history row (a single prepared INSERT; the row is never loaded)."""
-    RECORD.execute(
-        session,
-        event_values(
-            case.id,
-            trigger,
-            from_state,
-            case.state,
-            actor,
-            role,
-            at,
-            comment=comment,
-            params=params,
-            override=override,
-        ),
-    )
 
 
 def record_created(
@@ -114,28 +71,29 @@ def record_created(
     at: dt.datetime,
     params: dict[str, Any] | None,
 ) -> None:
-    """One 'create' row for each case a fan-out just inserted (one executemany)."""
-    RECORD.executemany(
-        session,
-        [
-            event_values(case_id, CREATE_TRIGGER, None, state, actor, role, at, params=params)
-            for case_id in case_ids
-        ],
-    )
+    """One 'create' row for each case just inserted (one executemany)."""
+    if case_ids:
+        session.connection().execute(
+            RECORD,
+            [
+                event_values(case_id, CREATE_TRIGGER, None, state, actor, role, at, params=params)
+                for case_id in case_ids
+            ],
+        )
 
 
 def cascade(
     session: Session,
-    case_type: str,
-    where: ColumnElement[bool],
+    machine: CaseMachine,
     trigger: str,
+    where: ColumnElement[bool],
     actor: Actor,
     at: dt.datetime,
     *,
     params: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
 ) -> list[int]:
-    """Fire ``trigger`` on every case of ``case_type`` matching ``where``, set-based.
+    """Fire ``trigger`` of ``machine`` on every case of its type matching ``where``, set-based.
 
     Only cases in one of the trigger's source states move, and each gets a history row that
     records the state it actually left. The cases are locked, moved and recorded in one step:
@@ -152,65 +110,52 @@ def cascade(
       snapshots). So reading the states for the history and moving the cases, two statements
       in one transaction, see the same rows.
     """
-    spec = MACHINES[case_type].triggers[trigger]
+    spec = machine.triggers[trigger]
+    connection = session.connection()
     moved: list[int] = []
-    for sources, dest in spec.moves:
-        assert dest is not None, "cascades move to a new state"
-        matching = (CASES.c.type == case_type) & where & CASES.c.state.in_(sources)
+    for m in spec.moves:
+        assert m.dest is not None, "cascades move to a new state"
+        matching = (CASES.c.type == machine.case_type) & where & CASES.c.state.in_(m.sources)
         changes = {
-            "state": dest,
+            "state": m.dest,
             "lock_version": CASES.c.lock_version + 1,
             "updated_at": at,
             **(values or {}),
         }
-        if session.get_bind().dialect.name == "postgresql":
-            moved += _cascade_in_one_statement(
-                session, matching, changes, trigger, dest, actor, at, params
-            )
+        row = _history_values(trigger, m.dest, actor, at, params)
+        if connection.dialect.name == "postgresql":
+            moved += connection.scalars(_in_one_statement(matching, changes, row)).all()
             continue
-        history = select(
-            CASES.c.id, *_history_values(trigger, CASES.c.state, dest, actor, at, params)
-        ).where(matching)
-        session.execute(insert(EVENTS).from_select(list(EVENT_COLUMNS), history))
-        moved += session.scalars(
+        history = select(CASES.c.id, *_row(row, CASES.c.state)).where(matching)
+        connection.execute(insert(EVENTS).from_select(list(EVENT_COLUMNS), history))
+        moved += connection.scalars(
             update(CASES).where(matching).values(changes).returning(CASES.c.id)
         ).all()
     return moved
 
 
 def _history_values(
-    trigger: str,
-    from_state: ColumnElement[Any],
-    dest: str,
-    actor: Actor,
-    at: dt.datetime,
-    params: dict[str, Any] | None,
-) -> list[ColumnElement[Any]]:
-    """A cascade's history row after its case id: the system's move, its cause in params."""
-    return [
-        literal(trigger, String),
-        from_state,
-        literal(dest, String),
-        literal(actor.user_id, Integer),
-        literal(actor.label, String),
-        literal(None, String),
-        literal(False),
-        literal(at, UTCDateTime()),
-        literal(None, String),
-        literal(params, JSON) if params else literal(None, JSON),
-    ]
+    trigger: str, dest: str, actor: Actor, at: dt.datetime, params: dict[str, Any] | None
+) -> dict[str, ColumnElement[Any]]:
+    """A cascade's history row but its case and from-state: the system's move, its cause."""
+    return {
+        "trigger": literal(trigger, String),
+        "to_state": literal(dest, String),
+        "actor_id": literal(actor.user_id, Integer),
+        "actor": literal(actor.label, String),
+        "role": literal(None, String),
+        "override": literal(False),
+        "at": literal(at, UTCDateTime()),
+        "comment": literal(None, String),
+        "params": literal(params, JSON) if params else literal(None, JSON),
+    }
 
 
-def _cascade_in_one_statement(
-    session: Session,
-    matching: ColumnElement[bool],
-    changes: dict[str, Any],
-    trigger: str,
-    dest: str,
-    actor: Actor,
-    at: dt.datetime,
-    params: dict[str, Any] | None,
-) -> list[int]:
+def _row(values: dict[str, ColumnElement[Any]], from_state: Any) -> list[Any]:
+    return [from_state if name == "from_state" else values[name] for name in EVENT_COLUMNS[1:]]
+
+
+def _in_one_statement(matching: Any, changes: dict[str, Any], row: dict[str, Any]) -> Any:
     locked = (
         select(CASES.c.id, CASES.c.state)
         .where(matching)
@@ -225,15 +170,8 @@ def _cascade_in_one_statement(
         .returning(CASES.c.id.label("case_id"), locked.c.state.label("left"))
         .cte("moving")
     )
-    statement = (
+    return (
         insert(EVENTS)
-        .from_select(
-            list(EVENT_COLUMNS),
-            select(
-                moving.c.case_id,
-                *_history_values(trigger, moving.c.left, dest, actor, at, params),
-            ),
-        )
+        .from_select(list(EVENT_COLUMNS), select(moving.c.case_id, *_row(row, moving.c.left)))
         .returning(EVENTS.c.case_id)
     )
-    return list(session.scalars(statement))

@@ -8,20 +8,18 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from kflow.cases.models import Case, CaseRow
+from kflow.cases.models import Case
 from kflow.errors import ValidationError
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
-from kflow.statements import ListValue, Prepared, in_list
-from kflow.states import TriggerSpec
-from kflow.states.base import Param
+from kflow.states.base import Param, ParamKind, Trigger
 
 MAX_COMMENT = 10_000
 MAX_TEXT = 200
 MAX_UNITS = 1_000
 
 
-def clean_comment(spec: TriggerSpec, comment: Any) -> str | None:
+def clean_comment(spec: Trigger, comment: Any) -> str | None:
     if comment is not None and not isinstance(comment, str):
         raise ValidationError("Kommentaren måste vara text.")
     text = (comment or "").strip()
@@ -33,7 +31,7 @@ def clean_comment(spec: TriggerSpec, comment: Any) -> str | None:
 
 
 def clean_params(
-    session: Session, spec: TriggerSpec, case: Case | CaseRow, params: Any, today: dt.date
+    session: Session, spec: Trigger, case: Case, params: Any, today: dt.date
 ) -> dict[str, Any]:
     """Return the parameters as stored in the history: codes and ISO dates, nothing unknown."""
     if params is None:
@@ -58,20 +56,18 @@ def clean_params(
     return cleaned
 
 
-def _clean_one(
-    session: Session, param: Param, case: Case | CaseRow, value: Any, today: dt.date
-) -> Any:
+def _clean_one(session: Session, param: Param, case: Case, value: Any, today: dt.date) -> Any:
     name = param.name
-    if param.kind == "text":
+    if param.kind is ParamKind.TEXT:
         if not isinstance(value, str) or len(value.strip()) > MAX_TEXT:
             raise ValidationError(f"{name} måste vara text på högst {MAX_TEXT} tecken.")
         return value.strip()
-    if param.kind == "choice":
+    if param.kind is ParamKind.CHOICE:
         allowed = [key for key, _ in param.choices]
         if value not in allowed:
             raise ValidationError(f"{name} måste vara en av: {', '.join(allowed)}.")
         return value
-    if param.kind == "date":
+    if param.kind is ParamKind.DATE:
         try:
             day = dt.date.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
@@ -81,12 +77,12 @@ def _clean_one(
         if day <= today:
             raise ValidationError(f"{name} måste ligga i framtiden.")
         return day.isoformat()
-    if param.kind == "unit":
+    if param.kind is ParamKind.UNIT:
         if not isinstance(value, str):
             raise ValidationError(f"{name} måste vara en enhetskod.")
         _units_below(session, [value], case.region_id, {UnitKind.REGIONAL_GROUP}, name)
         return value
-    if param.kind == "units":
+    if param.kind is ParamKind.UNITS:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -101,12 +97,12 @@ def _clean_one(
 
 _UNITS = cast(Table, Unit.__table__)
 _CLOSURE = cast(Table, UnitClosure.__table__)
-_UNITS_BELOW = Prepared(
+_UNITS_BELOW = (
     select(_UNITS.c.code)
     .join(_CLOSURE, _CLOSURE.c.descendant_id == _UNITS.c.id)
     .where(
-        in_list(_UNITS.c.code, "codes"),
-        in_list(_UNITS.c.kind, "kinds"),
+        _UNITS.c.code.in_(bindparam("codes", expanding=True)),
+        _UNITS.c.kind.in_(bindparam("kinds", expanding=True)),
         _CLOSURE.c.ancestor_id == bindparam("region"),
     )
 )
@@ -116,8 +112,8 @@ def _units_below(
     session: Session, codes: list[str], region_id: int | None, kinds: set[str], name: str
 ) -> None:
     """Check that every code names a unit of ``kinds`` below the case's region."""
-    values = {"codes": ListValue(codes), "kinds": ListValue(sorted(kinds)), "region": region_id}
-    found = {code for (code,) in _UNITS_BELOW.execute(session, values).fetchall()}
+    values = {"codes": codes, "kinds": sorted(kinds), "region": region_id}
+    found = set(session.connection().scalars(_UNITS_BELOW, values))
     missing = [code for code in codes if code not in found]
     if missing:
         kind_text = "regional grupp" if UnitKind.REGIONAL_GROUP in kinds else "lokal enhet"

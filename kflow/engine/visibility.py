@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, literal, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, literal, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from kflow.engine.authority import CLOSURE, REGION_WIDE, Authority
 from kflow.engine.history import CASES
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
-from kflow.statements import ListValue, Prepared, in_list
 from kflow.states import MACHINES
 
 EVERY_TYPE = tuple(MACHINES)
@@ -39,7 +38,7 @@ class Way(NamedTuple):
         if self.column is None or self.among is None:
             return None
         if isinstance(self.among, str):
-            return in_list(self.column, self.among)
+            return self.column.in_(bindparam(self.among, expanding=True))
         return self.column.in_(self.among)
 
     @property
@@ -173,41 +172,38 @@ def disjoint_parts(
 
 
 # The unit sets of an actor, as list parameter values for statements built on LIST_SETS.
-_BELOW = Prepared(
+_BELOW = (
     select(CLOSURE.c.descendant_id, Unit.kind)
     .join(Unit, Unit.id == CLOSURE.c.descendant_id)
-    .where(in_list(CLOSURE.c.ancestor_id, "units"))
+    .where(CLOSURE.c.ancestor_id.in_(bindparam("units", expanding=True)))
 )
-_REGIONS_ABOVE = Prepared(
-    select(Unit.id).where(
-        Unit.kind == UnitKind.REGION,
-        Unit.id.in_(select(CLOSURE.c.ancestor_id).where(in_list(CLOSURE.c.descendant_id, "units"))),
-    )
+_REGIONS_ABOVE = select(Unit.id).where(
+    Unit.kind == UnitKind.REGION,
+    Unit.id.in_(
+        select(CLOSURE.c.ancestor_id).where(
+            CLOSURE.c.descendant_id.in_(bindparam("units", expanding=True))
+        )
+    ),
 )
-_THEIR_SUPPORTS = Prepared(
-    select(CASES.c.id).where(
-        CASES.c.type == "knowledge_support", in_list(CASES.c.owner_id, "units")
-    )
+_THEIR_SUPPORTS = select(CASES.c.id).where(
+    CASES.c.type == "knowledge_support", CASES.c.owner_id.in_(bindparam("units", expanding=True))
 )
 
 
-def unit_set_values(session: Session, units: set[int]) -> dict[str, ListValue]:
+def unit_set_values(session: Session, units: set[int]) -> dict[str, list[int]]:
     """LIST_SETS' values for an actor whose units are ``units``, the owner way's units outside
     the reached regions: read once, so a statement's many parts do not each work them out."""
     if not units:
-        return {name: ListValue([]) for name in UnitSets._fields}
-    below = _BELOW.execute(session, {"units": ListValue(sorted(units))}).fetchall()
+        return {name: [] for name in UnitSets._fields}
+    connection = session.connection()
+    below = connection.execute(_BELOW, {"units": sorted(units)}).all()
     reach = sorted({unit_id for unit_id, _ in below})
     regions = sorted({unit_id for unit_id, kind in below if kind == UnitKind.REGION})
-    in_regions = {row[0] for row in _BELOW.execute(session, {"units": ListValue(regions)})}
+    in_regions = set(connection.scalars(_BELOW, {"units": regions}))
     return {
-        "reach": ListValue(reach),
-        "reached_regions": ListValue(regions),
-        "regions_above": ListValue(
-            [row[0] for row in _REGIONS_ABOVE.execute(session, {"units": ListValue(sorted(units))})]
-        ),
-        "owners": ListValue([u for u in reach if u not in in_regions]),
-        "their_supports": ListValue(
-            [row[0] for row in _THEIR_SUPPORTS.execute(session, {"units": ListValue(reach)})]
-        ),
+        "reach": reach,
+        "reached_regions": regions,
+        "regions_above": list(connection.scalars(_REGIONS_ABOVE, {"units": sorted(units)})),
+        "owners": [u for u in reach if u not in in_regions],
+        "their_supports": list(connection.scalars(_THEIR_SUPPORTS, {"units": reach})),
     }

@@ -16,16 +16,14 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from kflow.cases.models import Case, CaseRow
 from kflow.config import Settings
 from kflow.engine.authority import CLOSURE, MEMBERSHIPS
 from kflow.engine.history import CASES
 from kflow.mailing.messages import case_url
 from kflow.mailing.outbox import Mail, enqueue
 from kflow.org.models import Unit, User
-from kflow.statements import ListValue, Prepared, in_list, sqlite_date
 from kflow.states import MACHINES
-from kflow.states.base import CASE, REGION
+from kflow.states.base import CaseType, Scope
 
 
 @dataclasses.dataclass
@@ -56,9 +54,9 @@ class CaseFacts:
 
     @property
     def tier_up_unit(self) -> int | None:
-        if self.type == "local_implementation":
+        if self.type == CaseType.LOCAL_IMPLEMENTATION:
             return self.region_id
-        if self.type in ("regional_adaptation", "consultation_response"):
+        if self.type in (CaseType.REGIONAL_ADAPTATION, CaseType.CONSULTATION_RESPONSE):
             return self.ks_owner_id
         return None
 
@@ -68,7 +66,7 @@ USERS = cast(Table, User.__table__)
 _KS = CASES.alias("ks_case")
 _OWNER = UNITS.alias("owner_unit")
 # Built once: constructing a select over aliases of the wide cases table costs more than running it.
-_FACTS = Prepared(
+_FACTS = (
     select(
         CASES.c.id,
         CASES.c.type,
@@ -84,35 +82,37 @@ _FACTS = Prepared(
     )
     .join(_OWNER, _OWNER.c.id == CASES.c.owner_id)
     .outerjoin(_KS, _KS.c.id == CASES.c.knowledge_support_id)
-    .where(in_list(CASES.c.id, "ids"))
+    .where(CASES.c.id.in_(bindparam("ids", expanding=True)))
 )
-_REACH = Prepared(
+_REACH = (
     select(CLOSURE.c.descendant_id, MEMBERSHIPS.c.user_id, MEMBERSHIPS.c.role)
     .join(MEMBERSHIPS, MEMBERSHIPS.c.unit_id == CLOSURE.c.ancestor_id)
     .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
     .where(
-        in_list(CLOSURE.c.descendant_id, "units"),
-        in_list(MEMBERSHIPS.c.role, "roles"),
+        CLOSURE.c.descendant_id.in_(bindparam("units", expanding=True)),
+        MEMBERSHIPS.c.role.in_(bindparam("roles", expanding=True)),
         USERS.c.is_active,
     )
 )
-_HOLDERS = Prepared(
+_HOLDERS = (
     select(MEMBERSHIPS.c.unit_id, MEMBERSHIPS.c.user_id)
     .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
     .where(
-        in_list(MEMBERSHIPS.c.unit_id, "units"),
+        MEMBERSHIPS.c.unit_id.in_(bindparam("units", expanding=True)),
         MEMBERSHIPS.c.role == bindparam("role"),
         USERS.c.is_active,
     )
 )
-_USERS = Prepared(select(USERS.c.id, USERS.c.email, USERS.c.name).where(in_list(USERS.c.id, "ids")))
+_USERS = select(USERS.c.id, USERS.c.email, USERS.c.name).where(
+    USERS.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts]:
     ids = list(case_ids)
     if not ids:
         return {}
-    rows = _FACTS.execute(session, {"ids": ListValue(ids)}).fetchall()
+    rows = session.connection().execute(_FACTS, {"ids": list(ids)}).fetchall()
     facts = {}
     for cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due in rows:
         facts[cid] = CaseFacts(
@@ -125,7 +125,7 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
             ks_owner if ctype != "knowledge_support" else owner_id,
             ks_title or title or "",
             unit,
-            sqlite_date(due),
+            due,
         )
     return facts
 
@@ -141,7 +141,7 @@ def _acting_roles(case_type: str, state: str, region_owned: bool) -> frozenset[s
     roles: set[str] = set()
     for name in machine.triggers_from(state):
         for grant in machine.triggers[name].grants:
-            if grant.scope == CASE or (region_owned and grant.scope == REGION):
+            if grant.scope == Scope.CASE or (region_owned and grant.scope == Scope.REGION):
                 roles.add(grant.role)
     return frozenset(roles)
 
@@ -153,8 +153,8 @@ def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
     roles = set().union(*acting.values()) if acting else set()
     reach: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if units and roles:
-        values = {"units": ListValue(sorted(units)), "roles": ListValue(sorted(roles))}
-        for unit_id, user_id, role in _REACH.execute(session, values).fetchall():
+        values = {"units": list(sorted(units)), "roles": list(sorted(roles))}
+        for unit_id, user_id, role in session.connection().execute(_REACH, values).fetchall():
             reach[unit_id].append((user_id, role))
     result: dict[int, set[int]] = {}
     for f in facts:
@@ -172,8 +172,8 @@ def holders(session: Session, unit_ids: Iterable[int], role: str) -> dict[int, s
     ids = {u for u in unit_ids if u is not None}
     found: dict[int, set[int]] = defaultdict(set)
     if ids:
-        values = {"units": ListValue(sorted(ids)), "role": role}
-        for unit_id, user_id in _HOLDERS.execute(session, values).fetchall():
+        values = {"units": list(sorted(ids)), "role": role}
+        for unit_id, user_id in session.connection().execute(_HOLDERS, values).fetchall():
             found[unit_id].add(user_id)
     return found
 
@@ -190,7 +190,7 @@ def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = _USERS.execute(session, {"ids": ListValue(wanted)}).fetchall()
+    rows = session.connection().execute(_USERS, {"ids": list(wanted)}).fetchall()
     return {row[0]: Person(*row) for row in rows}
 
 
@@ -204,13 +204,6 @@ def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause
         for user_id in people:
             by_user[user_id].append(facts[case_id])
     users = users_by_id(session, by_user)
-    reasons = {
-        "consultation_response": "Regionen ombeds lämna remissvar senast förfallodagen.",
-        "regional_adaptation": "Ett nytt eller reviderat kunskapsstöd har publicerats och ska tas "
-        "ställning till i regionen.",
-        "local_implementation": "Kvittera överlämningen i kflow så att regionen vet att ni tagit "
-        "emot uppdraget.",
-    }
     mails = []
     for user_id, items in sorted(by_user.items()):
         items.sort(key=lambda f: f.id)
@@ -223,7 +216,7 @@ def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause
                 context={
                     "name": user.name,
                     "items": [f.item(settings) for f in items],
-                    "reason": reasons.get(items[0].type, ""),
+                    "reason": MACHINES[items[0].type].handoff_reason,
                 },
             )
         )
@@ -233,13 +226,13 @@ def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause
 def deviation(
     session: Session,
     settings: Settings,
-    case: Case | CaseRow,
+    case_id: int,
     actor_label: str,
     comment: str,
     cause_key: str,
 ) -> int:
     """Tell the region's process leads that a local unit reported a deviation."""
-    facts = load_facts(session, [case.id])[case.id]
+    facts = load_facts(session, [case_id])[case_id]
     leads = holders(session, [facts.region_id] if facts.region_id else [], "process_lead")
     people = users_by_id(session, leads.get(facts.region_id or 0, set()))
     mails = [

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,6 @@ from kflow.db import utcnow
 from kflow.mailing.messages import Transport, build_message, message_id_for, transport_for
 from kflow.mailing.models import OutboxMail
 from kflow.runtime import Runtime
-from kflow.statements import JsonValue, Prepared
 from kflow.transient import backoff, is_transient
 
 log = logging.getLogger(__name__)
@@ -57,14 +56,13 @@ _COLUMNS = (
     "created_at",
 )
 # A key that exists already is skipped (the mail was queued before): exactly once.
-_ENQUEUE = Prepared(
-    {
-        name: dialect_insert(OUTBOX)
-        .values({column: bindparam(column) for column in _COLUMNS})
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-    }
-)
+# The rows written are returned, so the count leaves out the keys that existed.
+_ENQUEUE = {
+    name: dialect_insert(OUTBOX)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(OUTBOX.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +84,7 @@ def enqueue(session: Session, settings: Settings, mails: Sequence[Mail]) -> int:
             "message_id": message_id_for(mail.key, settings),
             "to_addr": mail.to_addr,
             "template": mail.template,
-            "context": JsonValue(mail.context),
+            "context": mail.context,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
@@ -94,8 +92,8 @@ def enqueue(session: Session, settings: Settings, mails: Sequence[Mail]) -> int:
         }
         for mail in mails
     ]
-    # The rows changed: keys that existed already are not counted.
-    return _ENQUEUE.executemany(session, rows)
+    connection = session.connection()
+    return len(connection.execute(_ENQUEUE[connection.dialect.name], rows).all())
 
 
 @dataclasses.dataclass

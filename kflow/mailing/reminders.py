@@ -22,16 +22,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kflow.calendar import STOCKHOLM, is_working_day, local_date, next_working_day
-from kflow.cases.models import Case, KnowledgeSupport
+from kflow.cases.models import Case
 from kflow.engine.authority import SYSTEM, Authority
-from kflow.engine.cases import fire
 from kflow.engine.deadlines import rung_dates
+from kflow.engine.fire import fire
 from kflow.errors import KflowError
 from kflow.mailing import notify
 from kflow.mailing.models import Notification, Reminder
 from kflow.mailing.outbox import Mail, enqueue
 from kflow.org.models import User
 from kflow.runtime import Runtime
+from kflow.states import MACHINES
+from kflow.states.base import Trigger
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -49,16 +51,21 @@ ESCALATION_TEXT = {
 
 @dataclasses.dataclass
 class SweepResult:
-    closed_consultations: int = 0
+    # "case_type.trigger" -> how many cases the system moved by a Timer
+    timers: dict[str, int] = dataclasses.field(default_factory=dict)
     rungs: int = 0
     notifications: int = 0
     mails: int = 0
+
+    @property
+    def closed_consultations(self) -> int:
+        return self.timers.get("knowledge_support.close_consultation", 0)
 
 
 def sweep(runtime: Runtime, now: dt.datetime) -> SweepResult:
     """Fire due automatic triggers, then every reminder rung that has come."""
     result = SweepResult()
-    close_consultations(runtime, now, result)
+    fire_timers(runtime, now, result)
     after: tuple[dt.date, int] | None = None
     while True:
         with runtime.transaction() as session:
@@ -68,36 +75,52 @@ def sweep(runtime: Runtime, now: dt.datetime) -> SweepResult:
     return result
 
 
-def close_consultations(runtime: Runtime, now: dt.datetime, result: SweepResult) -> None:
-    """The system closes a consultation on the first business day after its deadline."""
+def fire_timers(runtime: Runtime, now: dt.datetime, result: SweepResult) -> None:
+    """The system fires each trigger declared with a ``Timer`` on the first working day after
+    the date its timer names (a consultation closes the day after its deadline, say)."""
     today = local_date(now)
+    for machine in MACHINES.values():
+        for spec in machine.triggers.values():
+            if spec.timer is not None:
+                _fire_timer(runtime, now, today, machine.case_type, spec, result)
+
+
+def _fire_timer(
+    runtime: Runtime,
+    now: dt.datetime,
+    today: dt.date,
+    case_type: str,
+    spec: Trigger,
+    result: SweepResult,
+) -> None:
+    assert spec.timer is not None
+    column = Case.__table__.c[spec.timer.column]
     with runtime.transaction(write=False) as session:
         candidates = session.execute(
-            select(KnowledgeSupport.id, KnowledgeSupport.consultation_deadline).where(
-                KnowledgeSupport.state == "consultation",
-                KnowledgeSupport.consultation_deadline < today,
+            select(Case.id, column).where(
+                Case.type == case_type, Case.state.in_(sorted(spec.sources)), column < today
             )
         ).all()
-    for case_id, deadline in candidates:
-        assert deadline is not None
-        if today < next_working_day(deadline + dt.timedelta(days=1)):
+    for case_id, day in candidates:
+        if today < next_working_day(day + dt.timedelta(days=1)):
             continue
         try:
             with runtime.transaction() as session:
                 case = session.get(Case, case_id)
-                if case is None or case.state != "consultation":
+                if case is None or case.state not in spec.sources:
                     continue  # another scheduler got there first
                 fire(
                     session,
                     Authority(session, SYSTEM),
                     case,
-                    "close_consultation",
+                    spec.name,
                     settings=runtime.settings,
                     now=now,
                 )
-            result.closed_consultations += 1
-        except KflowError as exc:  # a parallel sweep closed it between our read and write
-            log.info("Consultation %s not closed by this sweep: %s", case_id, exc.message)
+            key = f"{case_type}.{spec.name}"
+            result.timers[key] = result.timers.get(key, 0) + 1
+        except KflowError as exc:  # a parallel sweep fired it between our read and write
+            log.info("%s %s: not fired by this sweep: %s", spec.name, case_id, exc.message)
 
 
 def _latest_rung(

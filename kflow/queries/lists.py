@@ -7,9 +7,10 @@ limit/offset and returns the total, so pages stay cheap however many cases there
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict, namedtuple
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
-from functools import cache, partial
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from kflow.cases.models import Case, CaseRow, KnowledgeSupport
+from kflow.cases.models import Case, KnowledgeSupport
 from kflow.engine.authority import Authority
 from kflow.engine.history import CASES, EVENTS
 from kflow.engine.visibility import (
@@ -44,9 +45,8 @@ from kflow.engine.visibility import (
 from kflow.errors import ValidationError
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
-from kflow.statements import ListValue, Prepared, in_list, reader, rows_of
 from kflow.states import MACHINES
-from kflow.states.base import CASE, REGION
+from kflow.states.base import CaseType, Scope
 from kflow.states.knowledge_support import KINDS
 
 DEFAULT_LIMIT = 50
@@ -152,8 +152,8 @@ def _act_selects(authority: Authority) -> list[list[Select[Any]]]:
         selects: list[Select[Any]] = []
         for (role, scope), state_set in states.items():
             reach = below(by_role[role])
-            places = [c.owner_id, c.assignee_id] if scope == CASE else [c.region_id]
-            assert scope in (CASE, REGION)
+            places = [c.owner_id, c.assignee_id] if scope == Scope.CASE else [c.region_id]
+            assert scope in (Scope.CASE, Scope.REGION)
             for place in places:
                 selects.append(
                     select(c.id, c.due).where(
@@ -210,8 +210,8 @@ def _cases_in_order(session: Session, ids: list[int]) -> list[Case]:
 
 
 class _OverdueReads(NamedTuple):
-    page: Prepared  # ids, by "today", "lim", "off" and the unit sets (see LIST_SETS)
-    total: Prepared
+    page: Select[Any]  # ids, by "today", "lim", "off" and the unit sets (see LIST_SETS)
+    total: Select[Any]
 
 
 def _overdue_reads(ways: Sequence[Way]) -> _OverdueReads:
@@ -219,13 +219,11 @@ def _overdue_reads(ways: Sequence[Way]) -> _OverdueReads:
     parts = disjoint_parts(ways, c.due < bindparam("today", type_=Date), (c.id, c.due))
     matches = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("overdue")
     return _OverdueReads(
-        page=Prepared(
-            select(matches.c.id)
-            .order_by(matches.c.due, matches.c.id)
-            .limit(bindparam("lim"))
-            .offset(bindparam("off"))
-        ),
-        total=Prepared(select(func.count()).select_from(matches)),
+        page=select(matches.c.id)
+        .order_by(matches.c.due, matches.c.id)
+        .limit(bindparam("lim"))
+        .offset(bindparam("off")),
+        total=select(func.count()).select_from(matches),
     )
 
 
@@ -261,27 +259,23 @@ def overdue(
     else:
         sets = unit_set_values(session, authority.member_unit_ids)
         params.update(sets)
-        reads = _overdue_of(frozenset(name for name, value in sets.items() if value.values))
-    ids = [row[0] for row in reads.page.execute(session, params).fetchall()]
+        reads = _overdue_of(frozenset(name for name, value in sets.items() if value))
+    connection = session.connection()
+    ids = list(connection.scalars(reads.page, params))
     if len(ids) < lim and (ids or off == 0):
         total = off + len(ids)
     else:
-        total = reads.total.execute(session, params).fetchone()[0]
+        total = connection.scalar(reads.total, params) or 0
     return Page(_cases_in_order(session, ids), total)
 
 
-# History rows: the columns as attributes, read in bulk with prepared statements; they are never
-# changed. A page finds its slice among the row ids alone (index-only: the case index holds the
-# id), then reads just those rows, so a later page costs no more than the first.
-EventRow = namedtuple("EventRow", [column.key for column in EVENTS.c])  # type: ignore[misc]
-_EVENT_COLUMNS = reader(list(EVENTS.c))
-_event_row = partial(tuple.__new__, EventRow)  # EventRow._make, less its length check
-
-
+# History rows: the columns as attributes (rows, not ORM objects: they are never changed). A page
+# finds its slice among the row ids alone (index-only: the case index holds the id), then reads
+# just those rows, so a later page costs no more than the first.
 class _EventReads(NamedTuple):
-    page: Prepared  # a page, by "lim" and "off"
-    total: Prepared
-    every: Prepared  # all of them
+    page: Select[Any]  # a page, by "lim" and "off"
+    total: Select[Any]
+    every: Select[Any]  # all of them
 
 
 def _events_of(cases: ColumnElement[bool]) -> _EventReads:
@@ -294,14 +288,14 @@ def _events_of(cases: ColumnElement[bool]) -> _EventReads:
         .offset(bindparam("off"))
     )
     return _EventReads(
-        page=Prepared(select(EVENTS).where(EVENTS.c.id.in_(page_ids)).order_by(EVENTS.c.id)),
-        total=Prepared(select(func.count()).select_from(EVENTS).where(cases)),
-        every=Prepared(select(EVENTS).where(cases).order_by(EVENTS.c.id)),
+        page=select(EVENTS).where(EVENTS.c.id.in_(page_ids)).order_by(EVENTS.c.id),
+        total=select(func.count()).select_from(EVENTS).where(cases),
+        every=select(EVENTS).where(cases).order_by(EVENTS.c.id),
     )
 
 
 # The rows of a list of cases; and those of a knowledge support and every case below it.
-_LISTED = _events_of(in_list(EVENTS.c.case_id, "cases"))
+_LISTED = _events_of(EVENTS.c.case_id.in_(bindparam("cases", expanding=True)))
 _CHAIN = _events_of(
     EVENTS.c.case_id.in_(
         union_all(
@@ -315,23 +309,22 @@ _CHAIN = _events_of(
 def _event_page(
     session: Session, reads: _EventReads, params: dict[str, Any], lim: int, off: int
 ) -> Page:
-    total = reads.total.execute(session, params).fetchone()[0]
+    connection = session.connection()
+    total = connection.scalar(reads.total, params) or 0
     if off >= total:
         return Page([], total)
-    cursor = reads.page.execute(session, {**params, "lim": lim, "off": off})
-    return Page(rows_of(cursor, _EVENT_COLUMNS, _event_row), total)
+    return Page(connection.execute(reads.page, {**params, "lim": lim, "off": off}).all(), total)
 
 
 def history(session: Session, case: Case, *, limit: Any = None, offset: Any = None) -> Page:
     """A case's history rows, oldest first."""
     lim, off = page_args(limit, offset)
-    return _event_page(session, _LISTED, {"cases": ListValue([case.id])}, lim, off)
+    return _event_page(session, _LISTED, {"cases": [case.id]}, lim, off)
 
 
 def all_history(session: Session, case: Case) -> list[Any]:
     """Every history row of a case, oldest first (for a download; no page limit)."""
-    cursor = _LISTED.every.execute(session, {"cases": ListValue([case.id])})
-    return rows_of(cursor, _EVENT_COLUMNS, _event_row)
+    return list(session.connection().execute(_LISTED.every, {"cases": [case.id]}).all())
 
 
 def _chain_reads(
@@ -347,7 +340,7 @@ def _chain_reads(
     readable = session.connection().execute(
         select(CASES.c.id).where(CASES.c.knowledge_support_id == ks.id, visible(authority))
     )
-    return _LISTED, {"cases": ListValue([ks.id, *readable.scalars()])}
+    return _LISTED, {"cases": [ks.id, *readable.scalars()]}
 
 
 def chain_history(
@@ -370,7 +363,7 @@ def all_chain_history(session: Session, authority: Authority, ks: Case) -> list[
     """``chain_history`` in one read, every row (for a download: a knowledge support's chain
     holds a few thousand rows at most, 333 cases of a handful of moves each)."""
     reads, params = _chain_reads(session, authority, ks)
-    return rows_of(reads.every.execute(session, params), _EVENT_COLUMNS, _event_row)
+    return list(session.connection().execute(reads.every, params).all())
 
 
 def regions(session: Session) -> list[Unit]:
@@ -379,42 +372,39 @@ def regions(session: Session) -> list[Unit]:
     )
 
 
+class AdaptationCell(NamedTuple):
+    """A regional adaptation as the overview shows it (a page holds a thousand of them)."""
+
+    id: int
+    type: str
+    state: str
+    lock_version: int
+    owner_id: int
+    assignee_id: int | None
+    region_id: int | None
+    knowledge_support_id: int | None
+    due: dt.date | None
+
+
 @dataclasses.dataclass
 class OverviewRow:
     knowledge_support: KnowledgeSupport
-    # region id -> adaptation (or None); plain rows, a page holds a thousand of them
-    adaptations: dict[int, CaseRow]
+    adaptations: dict[int, AdaptationCell]  # region id -> adaptation
     # region id -> {state: count}
     implementations: dict[int, dict[str, int]]
 
 
-_ADAPTATION_COLUMNS = [
-    CASES.c[name]
-    for name in (
-        "id",
-        "type",
-        "state",
-        "lock_version",
-        "owner_id",
-        "assignee_id",
-        "region_id",
-        "knowledge_support_id",
-        "due",
-    )
-]
-_ADAPTATION_NAMES = [column.key for column in _ADAPTATION_COLUMNS]
-_ADAPTATION_READER = reader(_ADAPTATION_COLUMNS)
-# A page's adaptations and its implementations by region and state: prepared, index-only reads
-# (a page of 50 knowledge supports returns a thousand adaptations and thousands of counts).
-_ADAPTATIONS_OF = Prepared(
-    select(*_ADAPTATION_COLUMNS).where(
-        CASES.c.type == "regional_adaptation", in_list(CASES.c.knowledge_support_id, "supports")
-    )
+# A page's adaptations and its implementations by region and state: index-only reads (a page
+# of 50 knowledge supports returns a thousand adaptations and thousands of counts).
+_ADAPTATIONS_OF = select(*(CASES.c[name] for name in AdaptationCell._fields)).where(
+    CASES.c.type == CaseType.REGIONAL_ADAPTATION,
+    CASES.c.knowledge_support_id.in_(bindparam("supports", expanding=True)),
 )
-_IMPLEMENTATIONS_OF = Prepared(
+_IMPLEMENTATIONS_OF = (
     select(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state, func.count())
     .where(
-        CASES.c.type == "local_implementation", in_list(CASES.c.knowledge_support_id, "supports")
+        CASES.c.type == CaseType.LOCAL_IMPLEMENTATION,
+        CASES.c.knowledge_support_id.in_(bindparam("supports", expanding=True)),
     )
     .group_by(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state)
 )
@@ -452,12 +442,13 @@ def overview(
     ids = [ks.id for ks in supports]
     rows = {ks.id: OverviewRow(ks, {}, defaultdict(dict)) for ks in supports}
     if ids:
-        supports_of = {"supports": ListValue(ids)}
-        cursor = _ADAPTATIONS_OF.execute(session, supports_of)
-        for values in rows_of(cursor, _ADAPTATION_READER):
-            adaptation = CaseRow(dict(zip(_ADAPTATION_NAMES, values, strict=True)))
+        supports_of = {"supports": ids}
+        connection = session.connection()
+        for values in connection.execute(_ADAPTATIONS_OF, supports_of):
+            adaptation = AdaptationCell(*values)
+            assert adaptation.knowledge_support_id is not None and adaptation.region_id
             rows[adaptation.knowledge_support_id].adaptations[adaptation.region_id] = adaptation
-        counts = _IMPLEMENTATIONS_OF.execute(session, supports_of).fetchall()
+        counts = connection.execute(_IMPLEMENTATIONS_OF, supports_of).all()
         for ks_id, region_id, li_state, count in counts:
             assert ks_id is not None and region_id is not None
             rows[ks_id].implementations[region_id][li_state] = count

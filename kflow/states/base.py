@@ -1,47 +1,73 @@
-"""The declaration format shared by the four case machines.
+"""The declaration format every case type uses, and the shared machine built from it.
 
-Each case type declares, once: its states with Swedish labels, and its triggers with sources,
-destination, who may fire them (role and scope), whether the system fires them, and their
-parameters. From that one table we build a shared ``transitions.Machine`` (``model=None``: one
-machine per case type, never one per row) that decides which moves are legal and performs them.
-Database effects (fan-out, cascades) live in kflow.services.effects, keyed by trigger.
+A case type is one module in kflow/states/ that declares, once, everything its triggers mean:
+states and their labels (long, and short for narrow cells), the due date each state sets,
+and for each trigger its moves, who may fire it (role and scope), whether the system fires it,
+its comment and parameters, its guard, the fields it sets with the move, its effects on other
+cases (``Spawn`` creates cases, ``Cascade`` fires a trigger on cases below) and who is told
+(``Tell``). ``kflow.engine.fire`` fires every trigger of every type one way from these values;
+nothing else in kflow holds a table keyed by case type and trigger.
+
+The callables here (guards, field rules, due rules) receive a ``Context`` or ``DueFacts`` from
+the engine: they read the case, the cleaned parameters, the clock and the settings, and ask the
+engine the few database questions a rule needs, so a declaration never imports the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from transitions import Machine, MachineError
 from transitions.extensions import GraphMachine
 
-# Scopes a grant can name:
-#   "case":   the role is held in the case's owner unit, its assignee unit, or a unit above them.
-#   "region": the role is held in the case's region or above it (e.g. the region's process lead
-#             acting on a local implementation).
-CASE = "case"
-REGION = "region"
+from kflow.config import Settings
+from kflow.org.roles import Role
+
+
+class CaseType(StrEnum):
+    KNOWLEDGE_SUPPORT = "knowledge_support"
+    CONSULTATION_RESPONSE = "consultation_response"
+    REGIONAL_ADAPTATION = "regional_adaptation"
+    LOCAL_IMPLEMENTATION = "local_implementation"
+
+
+class Scope(StrEnum):
+    """Where a grant's role must be held.
+
+    ``case``: in the case's owner unit, its assignee unit, or a unit above them.
+    ``region``: in the case's region or above it (the region's process lead acting on a local
+    implementation, say).
+    """
+
+    CASE = "case"
+    REGION = "region"
 
 
 @dataclasses.dataclass(frozen=True)
 class Grant:
-    role: str
-    scope: str = CASE
+    role: Role
+    scope: Scope = Scope.CASE
+
+
+class ParamKind(StrEnum):
+    TEXT = "text"
+    CHOICE = "choice"
+    DATE = "date"  # a day in the future
+    UNIT = "unit"  # a regional group of the case's region
+    UNITS = "units"  # local units of the case's region
 
 
 @dataclasses.dataclass(frozen=True)
 class Param:
-    """One trigger parameter.
-
-    ``kind``: text, choice, date, unit (a unit code), units (a list of unit codes).
-    ``required_if`` makes a parameter required only for some cases (decision_ref for vårdförlopp).
-    """
+    """One trigger parameter; ``required_if`` makes it required only for some cases."""
 
     name: str
-    kind: str
+    kind: ParamKind
     label: str
     required: bool = False
     choices: tuple[tuple[str, str], ...] = ()
@@ -52,70 +78,233 @@ class Param:
         return self.required or (self.required_if is not None and self.required_if(case))
 
 
+class Context(Protocol):
+    """What a guard, a field rule or an effect sees of one firing (kflow.engine.fire)."""
+
+    @property
+    def case(self) -> Any: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def comment(self) -> str | None: ...
+
+    @property
+    def now(self) -> dt.datetime: ...
+
+    @property
+    def today(self) -> dt.date: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def count_below(
+        self, case_type: CaseType, *, parent: bool = False, not_in: Iterable[str] = ()
+    ) -> int:
+        """Cases of ``case_type`` under this case (its children with ``parent``, else of the
+        knowledge support it is), leaving out those in the states ``not_in``."""
+
+    def unit_id(self, code: str) -> int:
+        """The id of the unit with ``code`` (already validated as a parameter)."""
+
+
 @dataclasses.dataclass(frozen=True)
-class TriggerSpec:
+class DueFacts:
+    """What a due rule reads: the day, the settings, the case (with the fields the move sets,
+    or a new case's fields), the case that created a new one, and the due date before."""
+
+    today: dt.date
+    settings: Settings
+    case: Any
+    parent: Any = None
+    previous: dt.date | None = None
+
+
+DueRule = Callable[[DueFacts], "dt.date | None"]
+
+
+class _Keep:
+    """The state keeps the due date of the state before it (they share one deadline)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
+
+def after_days(setting: str) -> DueRule:
+    """``settings.deadlines.<setting>`` calendar days from the day the state is entered."""
+
+    def rule(facts: DueFacts) -> dt.date:
+        return facts.today + dt.timedelta(days=getattr(facts.settings.deadlines, setting))
+
+    return rule
+
+
+class Tell(StrEnum):
+    """Who is told, at once, of what a trigger did (kflow.mailing.notify sends it)."""
+
+    ACTORS = "actors"  # the people who can act on the cases a Spawn or Cascade touched
+    REGION_PROCESS_LEADS = "region_process_leads"  # the region's process leads, of this case
+
+
+class Below(StrEnum):
+    """Which cases a Cascade reaches from the case that fires it."""
+
+    SUPPORT = "support"  # every case of the knowledge support
+    ROUND = "round"  # the knowledge support's cases of its current consultation round
+
+
+class Owners(StrEnum):
+    """Which units a Spawn creates a case for."""
+
+    EACH_REGION = "each_region"  # one per region (owner and region the region)
+    UNITS_PARAM = "units"  # one per unit named in the ``units`` parameter (in the case's region)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spawn:
+    """Create one case of ``machine`` per owner, set-based, skipping owners that already have
+    one that matches on ``one_per`` (an open one only, with ``open_only``). New cases start in
+    the machine's initial state with its due date, record a ``create`` row naming their cause,
+    and are told to the people who can act on them."""
+
+    machine: CaseMachine
+    owners: Owners
+    one_per: tuple[str, ...]
+    fields: Callable[[Context], dict[str, Any]] | None = None
+    open_only: bool = False
+    parent: bool = False  # the new case's parent_id is the case that spawned it
+    tells: Tell | None = Tell.ACTORS
+
+
+@dataclasses.dataclass(frozen=True)
+class Cascade:
+    """Fire the automatic ``trigger`` of ``machine`` on every case ``below`` that is in one of
+    its source states, set-based, as the system, each row naming its cause."""
+
+    machine: CaseMachine
+    trigger: str
+    below: Below
+    fields: Callable[[Context], dict[str, Any]] | None = None
+    params: Callable[[Context], dict[str, Any]] | None = None  # recorded beside the cause
+    tells: Tell | None = None
+
+
+Effect = Spawn | Cascade
+
+
+@dataclasses.dataclass(frozen=True)
+class Timer:
+    """The system fires the trigger on the first working day after the date in ``column``,
+    while the case is in one of the trigger's source states (kflow.jobs.sweep)."""
+
+    column: str
+
+
+class Move(NamedTuple):
+    sources: tuple[str, ...]
+    dest: str | None  # None: the same state
+
+
+def move(sources: str | Iterable[str], dest: str | None) -> Move:
+    listed = (sources,) if isinstance(sources, str) else tuple(sources)
+    return Move(tuple(str(s) for s in listed), None if dest is None else str(dest))
+
+
+@dataclasses.dataclass(frozen=True)
+class Trigger:
+    """One trigger and its whole meaning (see the module docstring)."""
+
     name: str
     label: str
-    moves: tuple[tuple[tuple[str, ...], str | None], ...]  # (sources, dest); dest None = same state
+    moves: tuple[Move, ...]
     grants: tuple[Grant, ...] = ()
     auto: bool = False
     comment_required: bool = False
     params: tuple[Param, ...] = ()
-    guard: str | None = None  # name of a database guard in kflow.services.guards
+    guard: Callable[[Context], None] | None = None  # raises ValidationError to refuse
+    sets: Callable[[Context], dict[str, Any]] | None = None  # columns written with the move
+    effects: tuple[Effect, ...] = ()
+    tells: Tell | None = None  # who hears of this case's move
+    timer: Timer | None = None  # when the system fires it by itself
 
     @property
     def sources(self) -> frozenset[str]:
-        return frozenset(s for sources, _ in self.moves for s in sources)
+        return frozenset(s for m in self.moves for s in m.sources)
 
     @property
     def manual(self) -> bool:
         return bool(self.grants)
 
     def dest_from(self, state: str) -> str:
-        for sources, dest in self.moves:
-            if state in sources:
-                return dest or state
+        for m in self.moves:
+            if state in m.sources:
+                return m.dest or state
         raise KeyError(state)
-
-
-def move(sources: str | Iterable[str], dest: str | None) -> tuple[tuple[str, ...], str | None]:
-    # Plain strings: transitions handles Enum members by name, and ours are StrEnum values.
-    listed = (sources,) if isinstance(sources, str) else tuple(sources)
-    return (tuple(str(s) for s in listed), None if dest is None else str(dest))
 
 
 class InvalidMove(Exception):
     """The trigger exists but cannot be fired from the case's current state."""
 
 
+class _Mover:
+    """What the shared machine moves: just a state."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+@dataclasses.dataclass(frozen=True)
+class BornFrom:
+    """The trigger of another case type that creates this type's cases (a Spawn of it)."""
+
+    case_type: CaseType
+    trigger: str
+
+
 class CaseMachine:
-    """One case type's machine: states, labels, trigger specs and the shared transitions Machine."""
+    """One case type's declarations and the shared ``transitions.Machine`` built from them
+    (``model=None``: one machine per case type, never one per row)."""
 
     def __init__(
         self,
-        case_type: str,
+        case_type: CaseType,
         label: str,
         states: type[StrEnum],
-        state_labels: Mapping[Any, str],
+        labels: Mapping[Any, str],
         initial: str,
         final: Iterable[str],
-        triggers: Iterable[TriggerSpec],
+        triggers: Iterable[Trigger],
+        *,
+        due: Mapping[Any, DueRule | _Keep] | None = None,
+        short_labels: Mapping[Any, str] | None = None,
+        born_from: BornFrom | None = None,
+        handoff_reason: str = "",
     ) -> None:
         self.case_type = case_type
         self.label = label
         self.states = states
-        self.state_labels = {str(k): v for k, v in state_labels.items()}
+        self.state_labels = {str(k): v for k, v in labels.items()}
+        self.short_labels = {str(k): v for k, v in (short_labels or labels).items()}
         self.initial = str(initial)
         self.final = frozenset(str(s) for s in final)
         self.state_names = frozenset(s.value for s in states)
         self.triggers = {spec.name: spec for spec in triggers}
-        assert set(self.state_labels) == {s.value for s in states}, case_type
+        self.due = {str(k): v for k, v in (due or {}).items()}
+        self.born_from = born_from
+        self.handoff_reason = handoff_reason  # why a new case is mailed to those who act on it
+        assert set(self.state_labels) == self.state_names, case_type
+        assert set(self.due) <= self.state_names, case_type
         self._transitions = [
-            {"trigger": spec.name, "source": list(sources), "dest": dest}
+            {"trigger": spec.name, "source": list(m.sources), "dest": m.dest}
             for spec in self.triggers.values()
-            for sources, dest in spec.moves
+            for m in spec.moves
         ]
         self._triggers_from: dict[str, list[str]] = {}
+        self._destinations: dict[tuple[str, str], str] = {}
         self.machine = Machine(
             model=None,
             states=[s.value for s in states],
@@ -140,25 +329,49 @@ class CaseMachine:
     def can_fire(self, state: str, trigger: str) -> bool:
         return trigger in self.triggers and state in self.triggers[trigger].sources
 
+    def destination(self, state: str, trigger: str) -> str:
+        """Where ``trigger`` takes a case in ``state``, as the shared machine moves it (asked
+        once per state and trigger: the machine never changes)."""
+        found = self._destinations.get((state, trigger))
+        if found is None:
+            mover = _Mover(state)
+            try:
+                self.machine.events[trigger].trigger(mover)
+            except MachineError as exc:
+                raise InvalidMove(str(exc)) from None
+            found = self._destinations[(state, trigger)] = mover.state
+        return found
+
     def fire(self, case: Any, trigger: str) -> None:
-        """Move ``case`` (any object with a ``state`` attribute) along ``trigger``."""
-        try:
-            self.machine.events[trigger].trigger(case)
-        except MachineError as exc:
-            raise InvalidMove(str(exc)) from None
+        """Move ``case`` (any object with a ``state``) along ``trigger`` on the shared machine;
+        only the state changes (kflow.engine.fire does the rest of a trigger's meaning)."""
+        case.state = self.destination(case.state, trigger)
+
+    def due_on_entering(self, state: str, facts: DueFacts) -> dt.date | None:
+        """The due date a case gets as it enters ``state`` (the one before, if it keeps it)."""
+        rule = self.due.get(state)
+        if rule is None or state in self.final:
+            return None
+        if isinstance(rule, _Keep):
+            return facts.previous
+        return rule(facts)
 
     def state_label(self, state: str) -> str:
         return self.state_labels.get(state, state)
 
+    def short_label(self, state: str) -> str:
+        return self.short_labels.get(state, self.state_label(state))
+
     def diagram(self, highlight: str | None = None) -> str:
         """The machine as a Mermaid stateDiagram-v2, optionally with one state highlighted."""
+        title = f"{self.label} ({self.case_type})"
         graph = GraphMachine(
             states=[s.value for s in self.states],
             transitions=self._transitions,
             initial=self.initial,
             graph_engine="mermaid",
             auto_transitions=False,
-            title=f"{self.label} ({self.case_type})",
+            title=title,
             show_state_attributes=False,
         )
         if highlight:
@@ -166,7 +379,6 @@ class CaseMachine:
         source: str = graph.get_graph(force_new=True).draw(None)
         # transitions writes the title as a bare line of front matter, which Mermaid ignores
         # (front matter is YAML and the title must be the value of a `title:` key).
-        title = f"{self.label} ({self.case_type})"
         bare = f"---\n{title}\n---\n"
         if source.startswith(bare):
             source = (

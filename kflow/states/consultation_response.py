@@ -1,10 +1,32 @@
-"""consultation_response: remissvar, one per region and consultation round (lifecycle.md §2.2)."""
+"""consultation_response: remissvar, one per region and consultation round (lifecycle.md §2.2).
+
+Born from a knowledge support's ``open_consultation`` (``BORN_FROM``); expired by its
+``close_consultation`` and cancelled by its ``cancel`` (the Cascades are declared there).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
+from typing import Any
 
-from kflow.states.base import REGION, CaseMachine, Grant, Param, TriggerSpec, move
+from kflow.org.roles import Role
+from kflow.states.base import (
+    KEEP,
+    BornFrom,
+    CaseMachine,
+    CaseType,
+    Context,
+    DueFacts,
+    Grant,
+    Param,
+    ParamKind,
+    Scope,
+    Trigger,
+    move,
+)
+
+BORN_FROM = BornFrom(CaseType.KNOWLEDGE_SUPPORT, "open_consultation")
 
 
 class State(StrEnum):
@@ -31,39 +53,61 @@ POSITIONS = (
     ("opposes", "Avstyrker"),
 )
 OPEN = (State.REQUESTED, State.DRAFTING)
+COORDINATOR = Grant(Role.COORDINATOR, Scope.REGION)
+
+
+def _consultation_deadline(facts: DueFacts) -> dt.date | None:
+    """Due at the consultation's deadline (the knowledge support's, read as it opens)."""
+    return facts.parent.consultation_deadline if facts.parent is not None else facts.previous
+
+
+def _position(ctx: Context) -> dict[str, Any]:
+    return {"position": ctx.params["position"]}
+
 
 MACHINE = CaseMachine(
-    case_type="consultation_response",
+    case_type=CaseType.CONSULTATION_RESPONSE,
     label="Remissvar",
     states=State,
-    state_labels=LABELS,
+    labels=LABELS,
     initial=State.REQUESTED,
     final=(State.SUBMITTED, State.DECLINED, State.MISSED, State.CANCELLED),
+    born_from=BORN_FROM,
+    handoff_reason="Regionen ombeds lämna remissvar senast förfallodagen.",
+    due={State.REQUESTED: _consultation_deadline, State.DRAFTING: KEEP},
     triggers=[
-        TriggerSpec(
+        Trigger(
             "start_response",
             "Påbörja remissvar",
             (move(State.REQUESTED, State.DRAFTING),),
-            grants=(Grant("coordinator", REGION), Grant("process_lead", REGION)),
+            grants=(COORDINATOR, Grant(Role.PROCESS_LEAD, Scope.REGION)),
         ),
-        TriggerSpec(
+        Trigger(
             "submit",
             "Skicka in remissvar",
             (move(State.DRAFTING, State.SUBMITTED),),
-            grants=(Grant("coordinator", REGION), Grant("chair", REGION)),
+            grants=(COORDINATOR, Grant(Role.CHAIR, Scope.REGION)),
             comment_required=True,
             params=(
-                Param("position", "choice", "Ställningstagande", required=True, choices=POSITIONS),
+                Param(
+                    "position",
+                    ParamKind.CHOICE,
+                    "Ställningstagande",
+                    required=True,
+                    choices=POSITIONS,
+                ),
             ),
+            sets=_position,
         ),
-        TriggerSpec(
+        Trigger(
             "decline",
             "Avstå från att svara",
             (move(OPEN, State.DECLINED),),
-            grants=(Grant("coordinator", REGION),),
+            grants=(COORDINATOR,),
             comment_required=True,
         ),
-        TriggerSpec("expire", "Markera som ej besvarat", (move(OPEN, State.MISSED),), auto=True),
-        TriggerSpec("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
+        # The system's: when the consultation closes, when the knowledge support is cancelled.
+        Trigger("expire", "Markera som ej besvarat", (move(OPEN, State.MISSED),), auto=True),
+        Trigger("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
     ],
 )

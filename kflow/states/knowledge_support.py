@@ -1,11 +1,41 @@
-"""knowledge_support: kunskapsstöd, the national tier (lifecycle.md §2.1)."""
+"""knowledge_support: kunskapsstöd, the national tier (lifecycle.md §2.1).
+
+Its triggers reach the tiers below: ``open_consultation`` creates a consultation response per
+region and ``close_consultation`` expires those still open; the first ``publish`` creates a
+regional adaptation per region and a later one sends them ``reassess``; ``withdraw`` and
+``cancel`` cancel every open case below.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from kflow.states.base import CaseMachine, Grant, Param, TriggerSpec, move
+from kflow.calendar import add_months, default_consultation_deadline
+from kflow.config import Settings
+from kflow.errors import ValidationError
+from kflow.org.roles import Role
+from kflow.states import consultation_response as cr
+from kflow.states import local_implementation as li
+from kflow.states import regional_adaptation as ra
+from kflow.states.base import (
+    Below,
+    Cascade,
+    CaseMachine,
+    CaseType,
+    Context,
+    DueFacts,
+    Grant,
+    Owners,
+    Param,
+    ParamKind,
+    Spawn,
+    Tell,
+    Timer,
+    Trigger,
+    move,
+)
 
 
 class State(StrEnum):
@@ -44,15 +74,9 @@ KINDS = {
 
 CHANNELS = (("remiss", "Remiss"), ("synpunktsinhamtning", "Synpunktsinhämtning"))
 
-CHAIR = Grant("chair")
-PROCESS_LEAD = Grant("process_lead")
-
-
-def _is_vardforlopp(case: Any) -> bool:
-    return bool(case.kind == "vardforlopp")
-
-
-DECISION_REF = Param("decision_ref", "text", "Beslutsreferens", required=True)
+CHAIR = Grant(Role.CHAIR)
+PROCESS_LEAD = Grant(Role.PROCESS_LEAD)
+DECISION_REF = Param("decision_ref", ParamKind.TEXT, "Beslutsreferens", required=True)
 BEFORE_PUBLISHED = (
     State.NEED_IDENTIFIED,
     State.COMMISSIONED,
@@ -63,15 +87,113 @@ BEFORE_PUBLISHED = (
     State.AWAITING_APPROVAL,
 )
 
+
+def _is_vardforlopp(case: Any) -> bool:
+    # SKS decides which vårdförlopp are produced.
+    return bool(case.kind == "vardforlopp")
+
+
+def review_due(kind: str, published_on: dt.date, settings: Settings) -> dt.date:
+    """The next revision: 24 months after publication (12 for a vårdprogram)."""
+    months = settings.deadlines.review_months
+    if kind == "vardprogram":
+        months = settings.deadlines.review_months_vardprogram
+    return add_months(published_on, months)
+
+
+def _open_round(ctx: Context) -> dict[str, Any]:
+    """A new round on the channel; without a deadline, that of the consultation calendar."""
+    channel = ctx.params["channel"]
+    if "deadline" in ctx.params:
+        deadline = dt.date.fromisoformat(ctx.params["deadline"])
+    else:
+        deadline = default_consultation_deadline(channel, ctx.today, ctx.settings.consultation)
+        ctx.params["deadline"] = deadline.isoformat()  # recorded in the history too
+    return {
+        "consultation_round": (ctx.case.consultation_round or 0) + 1,
+        "consultation_channel": channel,
+        "consultation_deadline": deadline,
+    }
+
+
+def _published(ctx: Context) -> dict[str, Any]:
+    case = ctx.case
+    return {
+        "published_version": case.version,
+        "published_at": ctx.now,
+        "next_review_due": review_due(case.kind, ctx.today, ctx.settings),
+    }
+
+
+def _next_version(ctx: Context) -> dict[str, Any]:
+    return {"version": ctx.case.version + 1}
+
+
+def _version(ctx: Context) -> dict[str, Any]:
+    return {"version": ctx.case.version}
+
+
+def _adapted_version(ctx: Context) -> dict[str, Any]:
+    return {"adapted_version": ctx.case.version}
+
+
+def _never_published(ctx: Context) -> None:
+    if ctx.case.published_version is not None:
+        raise ValidationError(
+            "Ett kunskapsstöd som har publicerats kan inte avbrytas; avpublicera det i stället."
+        )
+
+
+def _round(ctx: Context) -> dict[str, Any]:
+    return {"round": ctx.case.consultation_round}
+
+
+# One response per region and round; each is mailed to the region's people who can act on it.
+ASK_THE_REGIONS = Spawn(
+    cr.MACHINE,
+    Owners.EACH_REGION,
+    one_per=("knowledge_support_id", "round"),
+    fields=_round,
+)
+EXPIRE_OPEN_RESPONSES = Cascade(cr.MACHINE, "expire", Below.ROUND)
+# A later version: every adaptation (but a cancelled one) goes back to received, due anew, and
+# is mailed again; regions without one (all, the first time) get one.
+REASSESS = Cascade(
+    ra.MACHINE,
+    "reassess",
+    Below.SUPPORT,
+    fields=_adapted_version,
+    params=_version,
+    tells=Tell.ACTORS,
+)
+ADAPT_IN_EACH_REGION = Spawn(
+    ra.MACHINE, Owners.EACH_REGION, one_per=("knowledge_support_id",), fields=_adapted_version
+)
+CANCEL_EVERYTHING_BELOW = (
+    Cascade(cr.MACHINE, "cancel", Below.SUPPORT),
+    Cascade(ra.MACHINE, "cancel", Below.SUPPORT),
+    Cascade(li.MACHINE, "cancel", Below.SUPPORT),
+)
+
+
+def _consultation_due(facts: DueFacts) -> dt.date | None:
+    return facts.case.consultation_deadline  # type: ignore[no-any-return]
+
+
+def _review_due(facts: DueFacts) -> dt.date | None:
+    return facts.case.next_review_due  # type: ignore[no-any-return]
+
+
 MACHINE = CaseMachine(
-    case_type="knowledge_support",
+    case_type=CaseType.KNOWLEDGE_SUPPORT,
     label="Kunskapsstöd",
     states=State,
-    state_labels=LABELS,
+    labels=LABELS,
     initial=State.NEED_IDENTIFIED,
     final=(State.WITHDRAWN, State.CANCELLED),
+    due={State.CONSULTATION: _consultation_due, State.PUBLISHED: _review_due},
     triggers=[
-        TriggerSpec(
+        Trigger(
             "commission",
             "Besluta uppdrag",
             (move(State.NEED_IDENTIFIED, State.COMMISSIONED),),
@@ -79,25 +201,25 @@ MACHINE = CaseMachine(
             params=(
                 Param(
                     "decision_ref",
-                    "text",
+                    ParamKind.TEXT,
                     "Beslutsreferens (SKS beslut för vårdförlopp)",
                     required_if=_is_vardforlopp,
                 ),
             ),
         ),
-        TriggerSpec(
+        Trigger(
             "start_drafting",
             "Starta framtagande",
             (move(State.COMMISSIONED, State.DRAFTING),),
             grants=(PROCESS_LEAD, CHAIR),
         ),
-        TriggerSpec(
+        Trigger(
             "approve_for_review",
             "Godkänn för granskning",
             (move(State.DRAFTING, State.REVIEW),),
             grants=(CHAIR,),
         ),
-        TriggerSpec(
+        Trigger(
             "request_changes",
             "Begär ändringar",
             (
@@ -107,61 +229,70 @@ MACHINE = CaseMachine(
             grants=(CHAIR,),
             comment_required=True,
         ),
-        TriggerSpec(
+        Trigger(
             "open_consultation",
             "Skicka på remiss",
             (move(State.REVIEW, State.CONSULTATION),),
             grants=(CHAIR,),
             params=(
-                Param("channel", "choice", "Kanal", required=True, choices=CHANNELS),
+                Param("channel", ParamKind.CHOICE, "Kanal", required=True, choices=CHANNELS),
                 Param(
                     "deadline",
-                    "date",
+                    ParamKind.DATE,
                     "Sista svarsdag",
                     help="Lämna tomt för nästa remissfönster enligt remisskalendern.",
                 ),
             ),
+            sets=_open_round,
+            effects=(ASK_THE_REGIONS,),
         ),
-        TriggerSpec(
+        Trigger(
             "close_consultation",
             "Stäng remissen",
             (move(State.CONSULTATION, State.REVISING),),
             grants=(PROCESS_LEAD, CHAIR),
             auto=True,
+            timer=Timer("consultation_deadline"),
+            effects=(EXPIRE_OPEN_RESPONSES,),
         ),
-        TriggerSpec(
+        Trigger(
             "submit_for_approval",
             "Skicka för fastställande",
             (move(State.REVISING, State.AWAITING_APPROVAL),),
             grants=(PROCESS_LEAD,),
         ),
-        TriggerSpec(
+        Trigger(
             "publish",
             "Fastställ och publicera",
             (move(State.AWAITING_APPROVAL, State.PUBLISHED),),
             grants=(CHAIR,),
             params=(DECISION_REF,),
+            sets=_published,
+            effects=(REASSESS, ADAPT_IN_EACH_REGION),
         ),
-        TriggerSpec(
+        Trigger(
             "start_revision",
             "Påbörja revidering",
             (move(State.PUBLISHED, State.DRAFTING),),
             grants=(PROCESS_LEAD, CHAIR),
+            sets=_next_version,
         ),
-        TriggerSpec(
+        Trigger(
             "withdraw",
             "Avpublicera",
             (move(State.PUBLISHED, State.WITHDRAWN),),
             grants=(CHAIR,),
             comment_required=True,
+            effects=CANCEL_EVERYTHING_BELOW,
         ),
-        TriggerSpec(
+        Trigger(
             "cancel",
             "Avbryt",
             (move(BEFORE_PUBLISHED, State.CANCELLED),),
             grants=(CHAIR,),
             comment_required=True,
-            guard="never_published",
+            guard=_never_published,
+            effects=CANCEL_EVERYTHING_BELOW,
         ),
     ],
 )

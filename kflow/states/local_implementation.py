@@ -1,10 +1,30 @@
-"""local_implementation: lokalt införande, one per local unit (lifecycle.md §2.4)."""
+"""local_implementation: lokalt införande, one per local unit (lifecycle.md §2.4).
+
+Born from a regional adaptation's ``hand_off`` (``BORN_FROM``; the Spawn is declared there).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
-from kflow.states.base import REGION, CaseMachine, Grant, TriggerSpec, move
+from kflow.calendar import add_business_days
+from kflow.org.roles import Role
+from kflow.states.base import (
+    KEEP,
+    BornFrom,
+    CaseMachine,
+    CaseType,
+    DueFacts,
+    Grant,
+    Scope,
+    Tell,
+    Trigger,
+    after_days,
+    move,
+)
+
+BORN_FROM = BornFrom(CaseType.REGIONAL_ADAPTATION, "hand_off")
 
 
 class State(StrEnum):
@@ -31,9 +51,9 @@ LABELS = {
     State.CANCELLED: "Avbruten",
 }
 
-LOCAL_LEAD = Grant("local_lead")
-MEMBER = Grant("member")
-REGION_PROCESS_LEAD = Grant("process_lead", REGION)
+LOCAL_LEAD = Grant(Role.LOCAL_LEAD)
+MEMBER = Grant(Role.MEMBER)
+REGION_PROCESS_LEAD = Grant(Role.PROCESS_LEAD, Scope.REGION)
 OPEN = (
     State.ASSIGNED,
     State.ACKNOWLEDGED,
@@ -47,39 +67,62 @@ DONE = (State.IMPLEMENTED, State.FOLLOWING_UP, State.CLOSED, State.WAIVED)
 # States in which the unit reports indicator measurements.
 MEASURING = (State.IMPLEMENTED, State.FOLLOWING_UP)
 
+
+def _acknowledge_by(facts: DueFacts) -> dt.date:
+    days = facts.settings.deadlines.implementation_acknowledge_business_days
+    return add_business_days(facts.today, days)
+
+
+def _implemented_by(facts: DueFacts) -> dt.date:
+    """The hand-off's "klart senast" if it gave one, else the default time to implement."""
+    target: dt.date | None = getattr(facts.case, "target_date", None)
+    days = facts.settings.deadlines.implementation_done_days
+    return target or facts.today + dt.timedelta(days=days)
+
+
 MACHINE = CaseMachine(
-    case_type="local_implementation",
+    case_type=CaseType.LOCAL_IMPLEMENTATION,
     label="Lokalt införande",
     states=State,
-    state_labels=LABELS,
+    labels=LABELS,
     initial=State.ASSIGNED,
     final=(State.CLOSED, State.WAIVED, State.CANCELLED),
+    born_from=BORN_FROM,
+    handoff_reason="Kvittera överlämningen i kflow så att regionen vet att ni tagit emot "
+    "uppdraget.",
+    due={
+        State.ASSIGNED: _acknowledge_by,
+        State.ACKNOWLEDGED: _implemented_by,
+        State.IMPLEMENTING: KEEP,
+        State.FOLLOWING_UP: after_days("follow_up_measurement_days"),
+        State.DEVIATION: KEEP,
+    },
     triggers=[
-        TriggerSpec(
+        Trigger(
             "acknowledge",
             "Kvittera",
             (move(State.ASSIGNED, State.ACKNOWLEDGED),),
             grants=(LOCAL_LEAD, MEMBER),
         ),
-        TriggerSpec(
+        Trigger(
             "start_implementation",
             "Starta införande",
             (move(State.ACKNOWLEDGED, State.IMPLEMENTING),),
             grants=(LOCAL_LEAD,),
         ),
-        TriggerSpec(
+        Trigger(
             "report_implemented",
             "Rapportera infört",
             (move(State.IMPLEMENTING, State.IMPLEMENTED),),
             grants=(LOCAL_LEAD,),
         ),
-        TriggerSpec(
+        Trigger(
             "start_follow_up",
             "Starta uppföljning",
             (move(State.IMPLEMENTED, State.FOLLOWING_UP),),
             grants=(LOCAL_LEAD,),
         ),
-        TriggerSpec(
+        Trigger(
             "report_deviation",
             "Rapportera avvikelse",
             (
@@ -90,27 +133,29 @@ MACHINE = CaseMachine(
             ),
             grants=(LOCAL_LEAD, MEMBER),
             comment_required=True,
+            tells=Tell.REGION_PROCESS_LEADS,
         ),
-        TriggerSpec(
+        Trigger(
             "resolve_deviation",
             "Åtgärda avvikelse",
             (move(State.DEVIATION, State.IMPLEMENTING),),
             grants=(LOCAL_LEAD, REGION_PROCESS_LEAD),
             comment_required=True,
         ),
-        TriggerSpec(
+        Trigger(
             "close",
             "Avsluta",
             (move(State.FOLLOWING_UP, State.CLOSED),),
             grants=(REGION_PROCESS_LEAD,),
         ),
-        TriggerSpec(
+        Trigger(
             "waive",
             "Markera som ej aktuell",
             (move((State.ASSIGNED, State.ACKNOWLEDGED), State.WAIVED),),
             grants=(REGION_PROCESS_LEAD,),
             comment_required=True,
         ),
-        TriggerSpec("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
+        # The system's: when the knowledge support is withdrawn (knowledge_support.withdraw).
+        Trigger("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
     ],
 )

@@ -1,10 +1,36 @@
-"""regional_adaptation: regional tillämpning and ställningstagande, one per region (§2.3)."""
+"""regional_adaptation: regional tillämpning and ställningstagande, one per region (§2.3).
+
+Born from a knowledge support's first ``publish`` (``BORN_FROM``); a later publish sends it
+``reassess`` and a withdrawal ``cancel`` (the Cascades are declared in knowledge_support).
+Its ``hand_off`` creates the local implementations.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
+from typing import Any
 
-from kflow.states.base import CaseMachine, Grant, Param, TriggerSpec, move
+from kflow.errors import ValidationError
+from kflow.org.roles import Role
+from kflow.states import local_implementation as li
+from kflow.states.base import (
+    KEEP,
+    BornFrom,
+    CaseMachine,
+    CaseType,
+    Context,
+    Grant,
+    Owners,
+    Param,
+    ParamKind,
+    Spawn,
+    Trigger,
+    after_days,
+    move,
+)
+
+BORN_FROM = BornFrom(CaseType.KNOWLEDGE_SUPPORT, "publish")
 
 
 class State(StrEnum):
@@ -34,10 +60,24 @@ LABELS = {
     State.CLOSED: "Avslutad",
     State.CANCELLED: "Avbruten",
 }
+# For the overview matrix, where a cell is narrow.
+SHORT_LABELS = {
+    State.RECEIVED: "Mottagen",
+    State.ASSESSING: "Prioriteras",
+    State.ON_HOLD: "Vilande",
+    State.AWAITING_DECISION: "Väntar beslut",
+    State.ADOPTED: "Införs",
+    State.NOT_ADOPTED: "Införs ej",
+    State.ADAPTING: "Tillämpas",
+    State.IMPLEMENTING: "Införande",
+    State.FOLLOWING_UP: "Uppföljning",
+    State.CLOSED: "Avslutad",
+    State.CANCELLED: "Avbruten",
+}
 
-COORDINATOR = Grant("coordinator")
-PROCESS_LEAD = Grant("process_lead")
-CHAIR = Grant("chair")
+COORDINATOR = Grant(Role.COORDINATOR)
+PROCESS_LEAD = Grant(Role.PROCESS_LEAD)
+CHAIR = Grant(Role.CHAIR)
 # Open: still moving. not_adopted and closed are decisions that stand until a new version
 # arrives (reassess); cancelled is final.
 OPEN = (
@@ -51,96 +91,149 @@ OPEN = (
     State.FOLLOWING_UP,
 )
 
+
+def _assignee(ctx: Context) -> dict[str, Any]:
+    return {"assignee_id": ctx.unit_id(ctx.params["unit"])}
+
+
+def _decision(ctx: Context) -> dict[str, Any]:
+    return {"decision_ref": ctx.params["decision_ref"]}
+
+
+def _implementations_done(ctx: Context) -> None:
+    pending = ctx.count_below(
+        CaseType.LOCAL_IMPLEMENTATION, parent=True, not_in=(*li.DONE, li.State.CANCELLED)
+    )
+    if pending:
+        raise ValidationError(
+            "Uppföljning kan startas först när alla lokala införanden är klara "
+            f"({pending} återstår)."
+        )
+
+
+def _hand_off_fields(ctx: Context) -> dict[str, Any]:
+    """ "Klart senast" (``due``) becomes the implementations' target date."""
+    due = ctx.params.get("due")
+    return {"target_date": dt.date.fromisoformat(due) if due else None}
+
+
+# One local implementation per named unit; a unit that already has an open one from this
+# adaptation is skipped (and counted as such); each is mailed to the unit's people.
+HAND_OFF = Spawn(
+    li.MACHINE,
+    Owners.UNITS_PARAM,
+    one_per=("parent_id",),
+    open_only=True,
+    parent=True,
+    fields=_hand_off_fields,
+)
+
 MACHINE = CaseMachine(
-    case_type="regional_adaptation",
+    case_type=CaseType.REGIONAL_ADAPTATION,
     label="Regional tillämpning",
     states=State,
-    state_labels=LABELS,
+    labels=LABELS,
+    short_labels=SHORT_LABELS,
     initial=State.RECEIVED,
     final=(State.NOT_ADOPTED, State.CLOSED, State.CANCELLED),
+    born_from=BORN_FROM,
+    handoff_reason="Ett nytt eller reviderat kunskapsstöd har publicerats och ska tas "
+    "ställning till i regionen.",
+    due={
+        State.RECEIVED: after_days("adaptation_decision_days"),
+        State.ASSESSING: KEEP,
+        State.ON_HOLD: KEEP,
+        State.AWAITING_DECISION: KEEP,
+        State.ADOPTED: after_days("adaptation_handoff_days"),
+        State.ADAPTING: KEEP,
+    },
     triggers=[
-        TriggerSpec(
+        Trigger(
             "assign",
             "Tilldela regional grupp",
             (move((State.RECEIVED, State.ASSESSING), None),),
             grants=(COORDINATOR,),
-            params=(Param("unit", "unit", "Regional grupp", required=True),),
+            params=(Param("unit", ParamKind.UNIT, "Regional grupp", required=True),),
+            sets=_assignee,
         ),
-        TriggerSpec(
+        Trigger(
             "start_assessment",
             "Starta prioritering",
             (move(State.RECEIVED, State.ASSESSING),),
             grants=(COORDINATOR, PROCESS_LEAD),
         ),
-        TriggerSpec(
+        Trigger(
             "put_on_hold",
             "Lägg vilande",
             (move(State.ASSESSING, State.ON_HOLD),),
             grants=(COORDINATOR, PROCESS_LEAD),
             comment_required=True,
         ),
-        TriggerSpec(
+        Trigger(
             "resume",
             "Återuppta",
             (move(State.ON_HOLD, State.ASSESSING),),
             grants=(COORDINATOR, PROCESS_LEAD),
         ),
-        TriggerSpec(
+        Trigger(
             "submit_for_decision",
             "Skicka för beslut",
             (move(State.ASSESSING, State.AWAITING_DECISION),),
             grants=(PROCESS_LEAD, COORDINATOR),
             comment_required=True,
         ),
-        TriggerSpec(
+        Trigger(
             "adopt",
             "Besluta: införs",
             (move(State.AWAITING_DECISION, State.ADOPTED),),
             grants=(CHAIR,),
-            params=(Param("decision_ref", "text", "Beslutsreferens", required=True),),
+            params=(Param("decision_ref", ParamKind.TEXT, "Beslutsreferens", required=True),),
+            sets=_decision,
         ),
-        TriggerSpec(
+        Trigger(
             "reject",
             "Besluta: införs ej",
             (move(State.AWAITING_DECISION, State.NOT_ADOPTED),),
             grants=(CHAIR,),
             comment_required=True,
         ),
-        TriggerSpec(
+        Trigger(
             "start_adaptation",
             "Starta regional tillämpning",
             (move(State.ADOPTED, State.ADAPTING),),
             grants=(PROCESS_LEAD, COORDINATOR),
         ),
-        TriggerSpec(
+        Trigger(
             "hand_off",
             "Lämna över till lokala enheter",
             (move((State.ADOPTED, State.ADAPTING), State.IMPLEMENTING),),
             grants=(COORDINATOR, PROCESS_LEAD),
             params=(
-                Param("units", "units", "Lokala enheter", required=True),
-                Param("due", "date", "Klart senast"),
+                Param("units", ParamKind.UNITS, "Lokala enheter", required=True),
+                Param("due", ParamKind.DATE, "Klart senast"),
             ),
+            effects=(HAND_OFF,),
         ),
-        TriggerSpec(
+        Trigger(
             "start_follow_up",
             "Starta uppföljning",
             (move(State.IMPLEMENTING, State.FOLLOWING_UP),),
             grants=(PROCESS_LEAD,),
-            guard="implementations_done",
+            guard=_implementations_done,
         ),
-        TriggerSpec(
+        Trigger(
             "close",
             "Avsluta",
             (move(State.FOLLOWING_UP, State.CLOSED),),
             grants=(COORDINATOR, CHAIR),
         ),
-        TriggerSpec(
+        # The system's: on a new published version (knowledge_support.publish), on withdrawal.
+        Trigger(
             "reassess",
             "Ompröva ny version",
             (move([s for s in State if s != State.CANCELLED], State.RECEIVED),),
             auto=True,
         ),
-        TriggerSpec("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
+        Trigger("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
     ],
 )

@@ -292,8 +292,9 @@ def fire(
     override: bool,
 ) -> None:
     """Fire TRIGGER on a case as a user."""
-    from kflow.engine import cases
     from kflow.engine.authority import SYSTEM, Actor, Authority
+    from kflow.engine.fire import fire
+    from kflow.engine.read import readable_case
     from kflow.errors import ValidationError
     from kflow.org import users as org_users
 
@@ -309,8 +310,8 @@ def fire(
             SYSTEM if as_email == "system" else Actor(org_users.user_by_email(session, as_email))
         )
         authority = Authority(session, actor)
-        case = cases.readable_case(session, authority, case_id, case_type)
-        fired = cases.fire(
+        case = readable_case(session, authority, case_id, case_type)
+        fired = fire(
             session,
             authority,
             case,

@@ -2,7 +2,7 @@
 
 It adds regional groups and local units in four regions, a demo user for every role (all under
 @demo.kflow.se, all with one password) and 30 knowledge supports owned by real NPOs and an NSG.
-Every case is driven through ``cases.create_knowledge_support`` and ``cases.fire`` as the user
+Every case is driven through ``create_knowledge_support`` and ``fire`` as the user
 whose role allows the move (or as ``system`` for automatic triggers), so the history is real and
 every fan-out and cascade happened the way it does in use; indicators and measurements go through
 ``kflow.services.indicators`` the same way. The stories are dated over the past
@@ -25,8 +25,9 @@ from kflow.calendar import STOCKHOLM, local_date, next_working_day, previous_wor
 from kflow.cases.models import Case, KnowledgeSupport, LocalImplementation
 from kflow.config import Settings
 from kflow.db import utcnow
-from kflow.engine import cases
 from kflow.engine.authority import SYSTEM, Actor, Authority
+from kflow.engine.create import create_knowledge_support
+from kflow.engine.fire import Fired, fire
 from kflow.errors import ValidationError
 from kflow.followup import indicators
 from kflow.followup.models import Indicator
@@ -572,8 +573,8 @@ class _Builder:
         comment: str | None = None,
         override: bool = False,
         **params: Any,
-    ) -> cases.Fired:
-        return cases.fire(
+    ) -> Fired:
+        return fire(
             self.session,
             self.authority(who),
             case,
@@ -604,7 +605,7 @@ class _Builder:
 
     def story(self, story: Story) -> KnowledgeSupport:
         chair, _ = OWNERS[story.owner]
-        ks = cases.create_knowledge_support(
+        ks = create_knowledge_support(
             self.session,
             self.authority(chair),
             title=story.title,

@@ -46,7 +46,7 @@ def commit() -> None:
     if "db" in g:
         g.db.flush()
         try:
-            g.db.commit()
+            runtime().commit(g.db)
         except Exception as exc:
             if commit_outcome_unknown(exc):
                 retry.commit_lost()
@@ -61,13 +61,10 @@ def discard() -> None:
     db: Any = g.pop("db", None)
     if db is not None:
         try:
-            if db.in_transaction():
-                db.rollback()
+            runtime().end(db)
         except Exception as exc:
             if driver_error(exc) is None:
                 raise
-        finally:
-            runtime().end(db)
 
 
 def init_app(app: Flask) -> None:

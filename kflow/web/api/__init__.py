@@ -16,8 +16,10 @@ from werkzeug.exceptions import HTTPException
 from kflow.accounts import tokens as api_tokens
 from kflow.calendar import local_date
 from kflow.db import utcnow
-from kflow.engine import cases as case_service
+from kflow.engine import create as create_case
+from kflow.engine import fire as engine
 from kflow.engine.authority import Actor, Authority
+from kflow.engine.read import case_to_fire, readable_case
 from kflow.errors import (
     Conflict,
     KflowError,
@@ -214,7 +216,7 @@ def org_units() -> Response:
 def create_knowledge_support() -> tuple[Response, int]:
     body = json_body()
     session = db.session()
-    case = case_service.create_knowledge_support(
+    case = create_case.create_knowledge_support(
         session,
         authority(),
         title=text_field(body, "title"),
@@ -249,7 +251,7 @@ def list_cases(collection: str) -> Response:
 @bp.get("/<collection>/<int:case_id>")
 def get_case(collection: str, case_id: int) -> Response:
     session = db.session()
-    case = case_service.readable_case(session, authority(), case_id, case_type_for(collection))
+    case = readable_case(session, authority(), case_id, case_type_for(collection))
     return jsonify(Serializer(session, authority()).case(case))
 
 
@@ -259,7 +261,7 @@ def fire(collection: str, case_id: int) -> Response:
     body = json_body()
     session = db.session()
     auth = authority()
-    row = case_service.readable_row(session, auth, case_id, case_type)
+    row = case_to_fire(session, auth, case_id, case_type)
     override = body.get("override", False)
     if not isinstance(override, bool):
         raise ValidationError("override måste vara true eller false.")
@@ -267,7 +269,7 @@ def fire(collection: str, case_id: int) -> Response:
     # lost try did commit, the answer is 409 conflict, not the move applied twice.
     pinned = retry.version_guard(f"case:{row.id}", row.lock_version)
     lock_version = body.get("lock_version")
-    fired = case_service.fire_row(
+    fired = engine.fire(
         session,
         auth,
         row,
@@ -278,7 +280,7 @@ def fire(collection: str, case_id: int) -> Response:
         lock_version=pinned if lock_version is None else lock_version,
         override=override,
     )
-    data = Serializer(session, auth).case(case_service.as_case(session, fired))
+    data = Serializer(session, auth).case(fired.case)
     if fired.outcome:
         data["outcome"] = fired.outcome
     return jsonify(data)
@@ -287,7 +289,7 @@ def fire(collection: str, case_id: int) -> Response:
 @bp.get("/<collection>/<int:case_id>/history")
 def case_history(collection: str, case_id: int) -> Response:
     session = db.session()
-    case = case_service.readable_case(session, authority(), case_id, case_type_for(collection))
+    case = readable_case(session, authority(), case_id, case_type_for(collection))
     page = queries.history(
         session, case, limit=request.args.get("limit"), offset=request.args.get("offset")
     )
@@ -298,7 +300,7 @@ def case_history(collection: str, case_id: int) -> Response:
 def chain_history(case_id: int) -> Response:
     """The knowledge support's history and that of every case below it the caller may read."""
     session = db.session()
-    ks = case_service.readable_case(session, authority(), case_id, "knowledge_support")
+    ks = readable_case(session, authority(), case_id, "knowledge_support")
     page = queries.chain_history(
         session, authority(), ks, limit=request.args.get("limit"), offset=request.args.get("offset")
     )

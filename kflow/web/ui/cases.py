@@ -8,12 +8,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from kflow.cases.models import Case, KnowledgeSupport, LocalImplementation, RegionalAdaptation
-from kflow.engine import cases as case_service
+from kflow.engine import fire as engine
+from kflow.engine.read import case_to_fire, readable_case
 from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
 from kflow.followup import indicators
 from kflow.queries import lists as queries
-from kflow.states import MACHINES, TriggerSpec
+from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
+from kflow.states.base import Trigger
 from kflow.web import db, retry
 from kflow.web.ui import casepage, diagram
 from kflow.web.ui.base import authority, install
@@ -89,7 +91,7 @@ def render_case(
 
 @bp.get("/arenden/<int:case_id>")
 def show(case_id: int) -> Any:
-    case = case_service.readable_case(db.session(), authority(), case_id)
+    case = readable_case(db.session(), authority(), case_id)
     return render_case(case)
 
 
@@ -99,7 +101,7 @@ def history_export(case_id: int) -> Any:
     consultation response, adaptation and local implementation the user may read)."""
     session = db.session()
     auth = authority()
-    case = case_service.readable_case(session, auth, case_id)
+    case = readable_case(session, auth, case_id)
     if isinstance(case, KnowledgeSupport):
         rows = queries.all_chain_history(session, auth, case)
     else:
@@ -109,7 +111,7 @@ def history_export(case_id: int) -> Any:
     return csv_download(f"historik-{case.id}.csv", header, lines)
 
 
-def _message(error: KflowError, spec: TriggerSpec | None, case: Case) -> str:
+def _message(error: KflowError, spec: Trigger | None, case: Case) -> str:
     if isinstance(error, Conflict):
         return CONFLICT_MESSAGE
     if spec is not None and isinstance(error, InvalidTransition):
@@ -126,7 +128,7 @@ def _message(error: KflowError, spec: TriggerSpec | None, case: Case) -> str:
 def fire(case_id: int) -> Any:
     session = db.session()
     auth = authority()
-    row = case_service.readable_row(session, auth, case_id)
+    row = case_to_fire(session, auth, case_id)
     form = request.form
     trigger = form.get("trigger", "")
     spec = MACHINES[row.type].triggers.get(trigger)
@@ -135,7 +137,7 @@ def fire(case_id: int) -> Any:
         lock_version = lock_version_from(form)
         if lock_version is None:
             raise ValidationError("Formuläret saknar ärendets version. Ladda om sidan.")
-        fired = case_service.fire_row(
+        fired = engine.fire(
             session,
             auth,
             row,
@@ -147,7 +149,7 @@ def fire(case_id: int) -> Any:
         )
     except KflowError as error:
         session.rollback()  # nothing half-done; show the case as it is now
-        case = case_service.readable_case(session, auth, case_id)
+        case = readable_case(session, auth, case_id)
         refill = None if isinstance(error, Conflict) else (trigger, form)
         return render_case(
             case, error=_message(error, spec, case), status=error.status, submitted=refill
@@ -170,7 +172,7 @@ def fire(case_id: int) -> Any:
 def report_measurement(case_id: int) -> Any:
     session = db.session()
     auth = authority()
-    case = case_service.readable_case(session, auth, case_id, "local_implementation")
+    case = readable_case(session, auth, case_id, "local_implementation")
     assert isinstance(case, LocalImplementation)
     form = request.form
     raw_indicator = form.get("indicator", "")
@@ -186,7 +188,7 @@ def report_measurement(case_id: int) -> Any:
         )
     except KflowError as error:
         session.rollback()
-        case = case_service.readable_case(session, auth, case_id, "local_implementation")
+        case = readable_case(session, auth, case_id, "local_implementation")
         message = error.message
         for name, label in (("indicator", "Indikator"), ("period", "Period"), ("value", "Värde")):
             message = message.replace(f"{name} måste", f"{label} måste")

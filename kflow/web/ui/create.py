@@ -8,7 +8,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import select
 
 from kflow.cases.models import KnowledgeSupport
-from kflow.engine import cases as case_service
+from kflow.engine.create import CREATE_ROLES, create_knowledge_support
+from kflow.engine.read import readable_case
 from kflow.errors import KflowError
 from kflow.followup import indicators
 from kflow.org.models import Unit
@@ -43,7 +44,7 @@ def owners_for_current_user() -> list[Unit]:
         .all()
     )
     auth.prefetch(u.id for u in units)
-    return [u for u in units if set(case_service.CREATE_ROLES) & auth.roles_at(u.id)]
+    return [u for u in units if set(CREATE_ROLES) & auth.roles_at(u.id)]
 
 
 def can_create() -> bool:
@@ -53,7 +54,7 @@ def can_create() -> bool:
     """
     if "ui_can_create" not in g:
         auth = authority()
-        places = {u for u, role in auth.memberships if role in case_service.CREATE_ROLES}
+        places = {u for u, role in auth.memberships if role in CREATE_ROLES}
         kinds = [*(str(k) for k in NATIONAL_KINDS), "root"]
         g.ui_can_create = bool(places) and (
             db.session().scalar(
@@ -78,7 +79,7 @@ def new() -> Any:
     error = None
     if request.method == "POST":
         try:
-            case = case_service.create_knowledge_support(
+            case = create_knowledge_support(
                 db.session(),
                 authority(),
                 title=form.get("title", ""),
@@ -116,7 +117,7 @@ def define_indicator(case_id: int) -> Any:
 
     session = db.session()
     auth = authority()
-    case = case_service.readable_case(session, auth, case_id, "knowledge_support")
+    case = readable_case(session, auth, case_id, "knowledge_support")
     assert isinstance(case, KnowledgeSupport)
     form = request.form
     try:
@@ -131,7 +132,7 @@ def define_indicator(case_id: int) -> Any:
         )
     except KflowError as exc:
         session.rollback()
-        case = case_service.readable_case(session, auth, case_id, "knowledge_support")
+        case = readable_case(session, auth, case_id, "knowledge_support")
         return render_case(case, error=_field_message(exc.message), status=exc.status)
     flash("Indikatorn är tillagd.", "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="indikatorer"), 303)

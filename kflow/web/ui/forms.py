@@ -1,4 +1,4 @@
-"""Trigger forms rendered from the declarations (TriggerSpec.params), and read back.
+"""Trigger forms rendered from the declarations (Trigger.params), and read back.
 
 Each parameter kind has one control: text -> text input, choice -> select, date -> date input,
 unit -> select of the case region's regional groups, units -> checkboxes of its local units.
@@ -20,8 +20,9 @@ from kflow.cases.models import Case
 from kflow.engine.authority import Authority
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
-from kflow.states import MACHINES, Param, TriggerSpec
+from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
+from kflow.states.base import Param, Trigger
 
 
 @dataclasses.dataclass
@@ -47,7 +48,7 @@ class Field:
 
 @dataclasses.dataclass
 class Action:
-    spec: TriggerSpec
+    spec: Trigger
     fields: list[Field]
     comment: Field
 
@@ -124,7 +125,7 @@ def build_actions(
 
 
 def _field(
-    spec: TriggerSpec,
+    spec: Trigger,
     param: Param,
     case: Case,
     options: _Options,
@@ -168,7 +169,7 @@ def _field(
     return field
 
 
-def params_from(spec: TriggerSpec | None, form: MultiDict[str, str]) -> dict[str, Any]:
+def params_from(spec: Trigger | None, form: MultiDict[str, str]) -> dict[str, Any]:
     """The trigger's parameters as the service takes them (lists for ``units``)."""
     if spec is None:
         return {}

@@ -13,22 +13,8 @@ from zoneinfo import ZoneInfo
 from kflow.calendar import local_date
 from kflow.db import utcnow
 from kflow.org.roles import ROLE_LABELS
-from kflow.states import TriggerSpec
+from kflow.states.base import Trigger
 
-# Short labels for the overview matrix, where a cell is narrow (lifecycle.md §2.3 has the full).
-ADAPTATION_SHORT = {
-    "received": "Mottagen",
-    "assessing": "Prioriteras",
-    "on_hold": "Vilande",
-    "awaiting_decision": "Väntar beslut",
-    "adopted": "Införs",
-    "not_adopted": "Införs ej",
-    "adapting": "Tillämpas",
-    "implementing": "Införande",
-    "following_up": "Uppföljning",
-    "closed": "Avslutad",
-    "cancelled": "Avbruten",
-}
 NO_ADAPTATION = "Ej mottagen"
 DIRECTION_LABELS = {"higher": "Högre är bättre", "lower": "Lägre är bättre"}
 CREATE_LABEL = "Skapat"
@@ -71,7 +57,7 @@ def role_label(role: str | None) -> str:
     return ROLE_LABELS.get(role, role) if role else ""  # type: ignore[call-overload]
 
 
-def humanize(message: str, spec: TriggerSpec | None) -> str:
+def humanize(message: str, spec: Trigger | None) -> str:
     """A service message with the trigger's and parameters' ids replaced by their Swedish labels."""
     if spec is None:
         return message

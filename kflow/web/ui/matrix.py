@@ -17,7 +17,7 @@ from kflow.queries import lists as queries
 from kflow.states import MACHINES
 from kflow.states import knowledge_support as ks_states
 from kflow.states import local_implementation as li_states
-from kflow.web.ui.labels import ADAPTATION_SHORT, NO_ADAPTATION, swedish_key
+from kflow.web.ui.labels import NO_ADAPTATION, swedish_key
 from kflow.web.ui.rows import overdue_days, units_by_id
 
 DONE = frozenset(str(s) for s in li_states.DONE)
@@ -83,7 +83,9 @@ def sorted_regions(session: Session) -> list[Unit]:
 
 def legend() -> list[Legend]:
     machine = MACHINES["regional_adaptation"]
-    items = [Legend(s, ADAPTATION_SHORT[s], machine.state_label(s)) for s in machine.state_labels]
+    items = [
+        Legend(s, machine.short_label(s), machine.state_label(s)) for s in machine.state_labels
+    ]
     items.append(Legend("none", NO_ADAPTATION, "Ingen regional tillämpning ännu"))
     return items
 
@@ -122,7 +124,7 @@ def build(
                     region=region,
                     adaptation_id=adaptation.id if adaptation and readable else None,
                     state=state,
-                    short=ADAPTATION_SHORT.get(state, NO_ADAPTATION) if state else NO_ADAPTATION,
+                    short=machine.short_label(state) if state else NO_ADAPTATION,
                     label=machine.state_label(state) if state else NO_ADAPTATION,
                     done=sum(n for s, n in counts.items() if s in DONE),
                     relevant=sum(n for s, n in counts.items() if s != "cancelled"),

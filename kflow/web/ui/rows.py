@@ -6,22 +6,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kflow.cases import models as case_models
 from kflow.cases.models import Case, KnowledgeSupport
 from kflow.engine.authority import Authority
 from kflow.org.models import Unit
-from kflow.states import MACHINES, TriggerSpec
+from kflow.states import MACHINES
+from kflow.states.base import Trigger
 
 # The local team's next step, offered as a one-click button right in the inbox.
 PRIMARY_TRIGGERS = ("acknowledge", "start_implementation", "report_implemented")
 
 
 @dataclasses.dataclass
-class CaseRow:
+class ListedCase:
     case: Case
     type_label: str
     state_label: str
@@ -30,7 +31,7 @@ class CaseRow:
     region: str | None
     overdue_days: int
     due_today: bool
-    primary: TriggerSpec | None
+    primary: Trigger | None
 
     @property
     def overdue(self) -> bool:
@@ -54,15 +55,16 @@ def ks_titles(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     return {ks_id: title for ks_id, title in rows}
 
 
-def overdue_days(case: Case | case_models.CaseRow, today: dt.date) -> int:
-    if case.due is None or not case.is_open or case.due >= today:
+def overdue_days(case: Any, today: dt.date) -> int:
+    """Days past due of an open case (a Case, or a read model's row with type, state, due)."""
+    if case.due is None or case.state in MACHINES[case.type].final or case.due >= today:
         return 0
-    return (today - case.due).days
+    return int((today - case.due).days)
 
 
 def case_rows(
     session: Session, authority: Authority, cases: Sequence[Case], today: dt.date
-) -> list[CaseRow]:
+) -> list[ListedCase]:
     units = units_by_id(
         session, (u for c in cases for u in (c.owner_id, c.assignee_id, c.region_id))
     )
@@ -82,7 +84,7 @@ def case_rows(
             name = next((t for t in PRIMARY_TRIGGERS if t in allowed), None)
             primary = machine.triggers[name] if name else None
         rows.append(
-            CaseRow(
+            ListedCase(
                 case=case,
                 type_label=machine.label,
                 state_label=case.state_label,
