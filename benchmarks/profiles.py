@@ -213,7 +213,7 @@ def profile_sweep(args: dict[str, Any], prof: Profiling) -> None:
 
     from benchmarks.common import kflow_runtime
     from kflow.db import utcnow
-    from kflow.mailing.reminders import sweep
+    from kflow.jobs.sweep import sweep
 
     runtime = kflow_runtime(args["url"], "relaxed", Path(args["tmp"]))
     now = utcnow()
@@ -236,7 +236,7 @@ def memory_sweep(args: dict[str, Any], path: Path) -> dict[str, Any]:
 
     from benchmarks.common import kflow_runtime
     from kflow.db import utcnow
-    from kflow.mailing.reminders import sweep
+    from kflow.jobs.sweep import sweep
 
     runtime = kflow_runtime(args["url"], "relaxed", Path(args["tmp"]))
     now = utcnow()

@@ -43,7 +43,7 @@ def due_count(path: Path, today: dt.date) -> int:
 def run(args: dict[str, Any]) -> dict[str, Any]:
     from kflow.calendar import local_date
     from kflow.db import utcnow
-    from kflow.mailing.reminders import sweep
+    from kflow.jobs.sweep import sweep
 
     url = args["url"]
     runtime = kflow_runtime(url, args.get("mode", "relaxed"), Path(args["tmp"]))

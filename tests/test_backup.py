@@ -38,8 +38,9 @@ from kflow.cases.models import Case
 from kflow.db import Base, make_engine
 from kflow.engine.authority import Actor, Authority
 from kflow.engine.create import create_knowledge_support
-from kflow.mailing.outbox import relay
-from kflow.mailing.reminders import build_digests, sweep
+from kflow.jobs.digests import build_digests
+from kflow.jobs.relay import relay
+from kflow.jobs.sweep import sweep
 from kflow.org import units as org_units
 from kflow.org import users as org_users
 from kflow.org.models import User

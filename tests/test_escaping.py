@@ -23,9 +23,10 @@ from kflow.accounts import tokens as api_tokens
 from kflow.engine.create import create_knowledge_support
 from kflow.followup import indicators
 from kflow.followup.models import Indicator
+from kflow.jobs.digests import build_digests
+from kflow.jobs.relay import relay
+from kflow.jobs.sweep import sweep
 from kflow.mailing.messages import FileTransport
-from kflow.mailing.outbox import relay
-from kflow.mailing.reminders import build_digests, sweep
 from kflow.org import units as org_units
 from kflow.org import users as org_users
 from tests.timeline import at

@@ -20,8 +20,9 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from kflow.db import utcnow
+from kflow.jobs.relay import relay
 from kflow.mailing.models import Notification, OutboxMail, Reminder
-from kflow.mailing.outbox import lease, relay
+from kflow.mailing.outbox import lease
 from kflow.org import units as org_units
 from kflow.org import users as org_users
 from tests.processes import cli_env, committed_world, start_kflow

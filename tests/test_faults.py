@@ -3,7 +3,7 @@
 * SMTP slow past the timeout, answering 4xx, answering 5xx (what tests/test_mail_smtp.py does
   not cover: it has the server down, back-off doubling and `kflow outbox list/retry` after
   refused connections). The relay takes ``now``: tests step time past the back-off.
-* The retry at the request boundary (kflow.web.retry), in process: SQLite's write lock held by
+* The retry at the request boundary (kflow.web.boundary), in process: SQLite's write lock held by
   someone else, PostgreSQL connections cut under the app, a COMMIT whose connection breaks
   (committed or not), a hook failing after the COMMIT.
 * PostgreSQL restarted (``pg_ctl restart -m fast``) under ``kflow serve`` and
@@ -38,15 +38,15 @@ from kflow.db import make_engine, make_sessionmaker, utcnow
 from kflow.engine.authority import Actor, Authority
 from kflow.engine.fire import fire
 from kflow.jobs import scheduler
+from kflow.jobs.relay import relay
 from kflow.mailing.models import OutboxMail, Reminder
-from kflow.mailing.outbox import relay
 from kflow.org import users as org_users
 from kflow.org.models import User
 from kflow.runtime import Runtime
 from kflow.tools.migrate import upgrade
 from kflow.tools.seed import seed
 from kflow.web import create_app
-from kflow.web.retry import BUSY, UNKNOWN
+from kflow.web.boundary import BUSY, UNKNOWN
 from tests import pgcluster
 from tests.api_support import Api
 from tests.conftest import make_settings
@@ -241,7 +241,7 @@ def test_smtp_5xx_fails_for_good_then_retry_resends_once(committed_runtime):
 
 @contextlib.contextmanager
 def retries_seen() -> Iterator[threading.Event]:
-    """An event set as soon as kflow.web.retry logs that it runs a request again."""
+    """An event set as soon as kflow.web.boundary logs that it runs a request again."""
     seen = threading.Event()
 
     class Watch(logging.Handler):
@@ -249,7 +249,7 @@ def retries_seen() -> Iterator[threading.Event]:
             if "running it again" in record.getMessage():
                 seen.set()
 
-    logger = logging.getLogger("kflow.web.retry")
+    logger = logging.getLogger("kflow.web.boundary")
     watch, level = Watch(), logger.level
     logger.addHandler(watch)
     logger.setLevel(logging.INFO)

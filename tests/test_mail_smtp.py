@@ -16,10 +16,12 @@ import sqlalchemy
 
 from kflow.config import load_settings
 from kflow.db import utcnow
+from kflow.jobs.digests import build_digests
+from kflow.jobs.relay import relay
+from kflow.jobs.sweep import sweep
 from kflow.mailing.messages import message_id_for
 from kflow.mailing.models import OutboxMail
-from kflow.mailing.outbox import Mail, enqueue, lease, relay
-from kflow.mailing.reminders import build_digests, sweep
+from kflow.mailing.outbox import Mail, enqueue, lease
 from tests.processes import cli_env, committed_world, kflow
 from tests.smtp import free_port, running_server
 from tests.timeline import at, handed_off, outbox

@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy import select, update
 
 from kflow.db import utcnow
-from kflow.mailing import outbox
+from kflow.jobs import relay as outbox
+from kflow.jobs.relay import RelayResult, relay
 from kflow.mailing.models import OutboxMail
-from kflow.mailing.outbox import Mail, RelayResult, enqueue, relay
+from kflow.mailing.outbox import Mail, enqueue
 from kflow.runtime import Runtime
 from tests.processes import cli_env, start_kflow
 from tests.smtp import SmtpServer, running_server

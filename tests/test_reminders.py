@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from kflow.cases.events import CaseEvent
+from kflow.jobs.digests import build_digests
+from kflow.jobs.sweep import sweep
 from kflow.mailing.models import Notification, OutboxMail, Reminder
-from kflow.mailing.reminders import build_digests, sweep
 from tests.conftest import make_settings
 from tests.smtp import case_links, digest_items
 from tests.timeline import (

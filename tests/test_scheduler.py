@@ -16,8 +16,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from kflow.calendar import STOCKHOLM
+from kflow.jobs.digests import digest_due
 from kflow.jobs.scheduler import build
-from kflow.mailing.reminders import digest_due
 from kflow.runtime import Runtime
 from tests.conftest import make_settings
 

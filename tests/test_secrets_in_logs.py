@@ -29,7 +29,7 @@ from werkzeug.security import generate_password_hash
 
 from kflow.accounts import tokens as api_tokens
 from kflow.config import MailSettings
-from kflow.mailing.outbox import relay
+from kflow.jobs.relay import relay
 from kflow.org import users as org_users
 from kflow.runtime import Runtime
 from kflow.web import create_app

@@ -11,9 +11,9 @@ import pytest
 from kflow.cases.models import Case
 from kflow.engine.authority import Actor, Authority
 from kflow.engine.create import create_knowledge_support
+from kflow.queries import casepage
 from kflow.runtime import Runtime
 from kflow.states import MACHINES
-from kflow.web.ui import casepage
 from tests.ui_support import Page, Ui
 from tests.world import World
 

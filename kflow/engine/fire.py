@@ -74,35 +74,13 @@ def fire(
     _check_version(case, lock_version)
     role = _authorize(authority, case, spec, override)
     dest = _destination(machine, case, spec)
-    firing = Firing(
-        session,
-        case,
-        authority.actor,
-        role,
-        {},
-        clean_comment(spec, comment),
-        now or utcnow(),
-        settings,
-    )
+    firing = Firing(session, case, authority.actor, role, {}, None, now or utcnow(), settings)
+    firing.comment = clean_comment(spec, comment)
     firing.params = clean_params(session, spec, case, params, firing.today)
     if spec.guard:
         spec.guard(firing)
-    changes = spec.sets(firing) if spec.sets else {}
-    facts = DueFacts(firing.today, settings, _Proposed(case, changes), None, case.due)
-    changes |= due_changes(machine, case, dest, facts)
-    event = event_values(
-        case.id,
-        spec.name,
-        case.state,
-        dest,
-        authority.actor,
-        role if not override else "admin",
-        firing.now,
-        comment=firing.comment,
-        params=firing.params,
-        override=override,
-    )
-    _write(session, case, dest, changes, event)
+    changes = _changes(machine, spec, firing, dest)
+    _write(session, case, dest, changes, _event(firing, spec, dest, override))
     if spec.effects or spec.tells:
         try:
             effects.run(firing, spec)
@@ -110,6 +88,31 @@ def fire(
             raise Conflict("Ärendet ändrades samtidigt av någon annan; försök igen.") from None
         _expire_others(session, case)
     return Fired(case, role, firing.params, firing.outcome)
+
+
+def _changes(machine: CaseMachine, spec: Trigger, firing: Firing, dest: str) -> dict[str, Any]:
+    """The columns the move writes: the fields the trigger sets, then the new due date (its
+    rule may read those fields: a publication's review date, say)."""
+    case = firing.case
+    changes = spec.sets(firing) if spec.sets else {}
+    facts = DueFacts(firing.today, firing.settings, _Proposed(case, changes), None, case.due)
+    return changes | due_changes(machine, case, dest, facts)
+
+
+def _event(firing: Firing, spec: Trigger, dest: str, override: bool) -> dict[str, Any]:
+    """The move's history row (an admin's override recorded as such)."""
+    return event_values(
+        firing.case.id,
+        spec.name,
+        firing.case.state,
+        dest,
+        firing.actor,
+        firing.role if not override else "admin",
+        firing.now,
+        comment=firing.comment,
+        params=firing.params,
+        override=override,
+    )
 
 
 class _Proposed:

@@ -1,8 +1,9 @@
 """The scheduler (`kflow scheduler`): APScheduler 3 in a process of its own, never in web workers.
 
 Jobs only look for work; the database decides what has been done, so a second scheduler, a
-restart or a late run can never send anything twice (see kflow.services.reminders and outbox).
-No job store table: the jobs are fixed, defined here, with fixed ids.
+restart or a late run can never send anything twice (see kflow.mailing.reminders and outbox).
+Each job calls one of kflow.jobs' units of work. No job store table: the jobs are fixed, defined
+here, with fixed ids.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from kflow.calendar import STOCKHOLM
-from kflow.db import analyze, utcnow
-from kflow.mailing.outbox import relay
-from kflow.mailing.reminders import build_digests, sweep
+from kflow.db import utcnow
+from kflow.jobs.digests import build_digests
+from kflow.jobs.relay import relay
+from kflow.jobs.statistics import refresh_statistics
+from kflow.jobs.sweep import sweep
 from kflow.runtime import Runtime, settle_heap
 from kflow.transient import driver_error, is_transient
 
@@ -74,7 +77,7 @@ def relay_job() -> None:
 
 @_survives_outages
 def statistics_job() -> None:
-    analyze(_rt().engine)
+    refresh_statistics(_rt())
     log.info("Planner statistics refreshed")
 
 

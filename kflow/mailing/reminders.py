@@ -1,4 +1,5 @@
-"""The reminder sweep, automatic triggers and daily digests (lifecycle.md §4).
+"""Reminder rungs and daily digests (lifecycle.md §4): one batch of the sweep, and the digests
+of one day, each on a session its caller commits (kflow.jobs.sweep and kflow.jobs.digests).
 
 Exactly once, whatever restarts or parallel schedulers happen: a rung is a row in ``reminders``
 with a unique (case, due, rung); it is inserted with ON CONFLICT DO NOTHING and only the
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from collections import defaultdict
 from typing import Any
 
@@ -21,21 +21,15 @@ from sqlalchemy import and_, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kflow.calendar import STOCKHOLM, is_working_day, local_date, next_working_day
+from kflow.calendar import local_date
 from kflow.cases.models import Case
-from kflow.engine.authority import SYSTEM, Authority
+from kflow.config import Settings
 from kflow.engine.deadlines import rung_dates
-from kflow.engine.fire import fire
-from kflow.errors import KflowError
 from kflow.mailing import notify
 from kflow.mailing.models import Notification, Reminder
 from kflow.mailing.outbox import Mail, enqueue
 from kflow.org.models import User
-from kflow.runtime import Runtime
-from kflow.states import MACHINES
-from kflow.states.base import Trigger
 
-log = logging.getLogger(__name__)
 BATCH = 500
 RUNG_LABELS = {
     "upcoming": "Förfaller snart",
@@ -47,89 +41,66 @@ ESCALATION_TEXT = {
     "overdue": "Ärendet är försenat; processledaren en nivå upp har också fått besked.",
     "escalated": "Ärendet är kraftigt försenat och har eskalerats till ordföranden en nivå upp.",
 }
+DIGEST_ORDER = {"escalated": 0, "overdue": 1, "due": 2, "upcoming": 3}
 
 
 @dataclasses.dataclass
-class SweepResult:
-    # "case_type.trigger" -> how many cases the system moved by a Timer
-    timers: dict[str, int] = dataclasses.field(default_factory=dict)
+class Batch:
+    """What one batch of the sweep did, and where the next one starts (None: done)."""
+
+    after: tuple[dt.date, int] | None
     rungs: int = 0
     notifications: int = 0
     mails: int = 0
 
-    @property
-    def closed_consultations(self) -> int:
-        return self.timers.get("knowledge_support.close_consultation", 0)
 
-
-def sweep(runtime: Runtime, now: dt.datetime) -> SweepResult:
-    """Fire due automatic triggers, then every reminder rung that has come."""
-    result = SweepResult()
-    fire_timers(runtime, now, result)
-    after: tuple[dt.date, int] | None = None
-    while True:
-        with runtime.transaction() as session:
-            after = _sweep_batch(session, runtime, now, result, after)
-        if after is None:
-            break
-    return result
-
-
-def fire_timers(runtime: Runtime, now: dt.datetime, result: SweepResult) -> None:
-    """The system fires each trigger declared with a ``Timer`` on the first working day after
-    the date its timer names (a consultation closes the day after its deadline, say)."""
+def sweep_batch(
+    session: Session, settings: Settings, now: dt.datetime, after: tuple[dt.date, int] | None
+) -> Batch:
+    """Handle one batch of the cases whose next rung has come, in the order of the partial
+    index on next_reminder_on (so a sweep reads only those, however many cases there are),
+    starting after ``after`` (None: at the start)."""
     today = local_date(now)
-    for machine in MACHINES.values():
-        for spec in machine.triggers.values():
-            if spec.timer is not None:
-                _fire_timer(runtime, now, today, machine.case_type, spec, result)
-
-
-def _fire_timer(
-    runtime: Runtime,
-    now: dt.datetime,
-    today: dt.date,
-    case_type: str,
-    spec: Trigger,
-    result: SweepResult,
-) -> None:
-    assert spec.timer is not None
-    column = Case.__table__.c[spec.timer.column]
-    with runtime.transaction(write=False) as session:
-        candidates = session.execute(
-            select(Case.id, column).where(
-                Case.type == case_type, Case.state.in_(sorted(spec.sources)), column < today
-            )
-        ).all()
-    for case_id, day in candidates:
-        if today < next_working_day(day + dt.timedelta(days=1)):
-            continue
-        try:
-            with runtime.transaction() as session:
-                case = session.get(Case, case_id)
-                if case is None or case.state not in spec.sources:
-                    continue  # another scheduler got there first
-                fire(
-                    session,
-                    Authority(session, SYSTEM),
-                    case,
-                    spec.name,
-                    settings=runtime.settings,
-                    now=now,
-                )
-            key = f"{case_type}.{spec.name}"
-            result.timers[key] = result.timers.get(key, 0) + 1
-        except KflowError as exc:  # a parallel sweep fired it between our read and write
-            log.info("%s %s: not fired by this sweep: %s", spec.name, case_id, exc.message)
+    due_now = Case.next_reminder_on <= today
+    if after is not None:
+        due_now = and_(due_now, tuple_(Case.next_reminder_on, Case.id) > tuple_(*after))
+    stmt = (
+        select(Case.id, Case.due, Case.state, Case.next_reminder_on)
+        .where(due_now)
+        .order_by(Case.next_reminder_on, Case.id)
+        .limit(BATCH)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.execute(stmt).all()
+    fired: list[tuple[int, int, str]] = []  # (case id, reminder id, rung)
+    for case_id, due, _state, _next_on in rows:
+        if due is None:
+            next_on = None
+        else:
+            rung, next_on = _latest_rung(due, today, settings)
+            if rung is not None:
+                reminder_id = _insert_reminder(session, case_id, due, rung, now)
+                if reminder_id is not None:
+                    fired.append((case_id, reminder_id, rung))
+        session.execute(update(Case).where(Case.id == case_id).values(next_reminder_on=next_on))
+    batch = Batch(None, rungs=len(fired))
+    if fired:
+        batch.notifications, batch.mails = _address(session, settings, fired, now)
+    if rows:
+        last_id, last_on = rows[-1][0], rows[-1][3]
+        assert last_on is not None  # selected by next_reminder_on <= today
+        batch.after = (last_on, last_id)
+    return batch
 
 
 def _latest_rung(
-    due: dt.date, today: dt.date, runtime: Runtime
+    due: dt.date, today: dt.date, settings: Settings
 ) -> tuple[str | None, dt.date | None]:
     """The latest rung that has come by ``today``, and the day of the one after it."""
     latest: str | None = None
     following: dt.date | None = None
-    for rung, day in rung_dates(due, runtime.settings):
+    for rung, day in rung_dates(due, settings):
         if day <= today:
             latest, following = rung, None
         elif following is None:
@@ -154,58 +125,11 @@ def _insert_reminder(
     return reminder_id
 
 
-def _sweep_batch(
-    session: Session,
-    runtime: Runtime,
-    now: dt.datetime,
-    result: SweepResult,
-    after: tuple[dt.date, int] | None,
-) -> tuple[dt.date, int] | None:
-    """Handle one batch of the cases whose next rung has come, in the order of the partial
-    index on next_reminder_on (so a sweep reads only those, however many cases there are);
-    return where the batch ended (None: done)."""
-    today = local_date(now)
-    due_now = Case.next_reminder_on <= today
-    if after is not None:
-        due_now = and_(due_now, tuple_(Case.next_reminder_on, Case.id) > tuple_(*after))
-    stmt = (
-        select(Case.id, Case.due, Case.state, Case.next_reminder_on)
-        .where(due_now)
-        .order_by(Case.next_reminder_on, Case.id)
-        .limit(BATCH)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = session.execute(stmt).all()
-    fired: list[tuple[int, int, str]] = []  # (case id, reminder id, rung)
-    for case_id, due, _state, _next_on in rows:
-        if due is None:
-            next_on = None
-        else:
-            rung, next_on = _latest_rung(due, today, runtime)
-            if rung is not None:
-                reminder_id = _insert_reminder(session, case_id, due, rung, now)
-                if reminder_id is not None:
-                    fired.append((case_id, reminder_id, rung))
-        session.execute(update(Case).where(Case.id == case_id).values(next_reminder_on=next_on))
-    if fired:
-        _address(session, runtime, fired, now, result)
-    result.rungs += len(fired)
-    if not rows:
-        return None
-    last_id, last_on = rows[-1][0], rows[-1][3]
-    assert last_on is not None  # selected by next_reminder_on <= today
-    return last_on, last_id
-
-
 def _address(
-    session: Session,
-    runtime: Runtime,
-    fired: list[tuple[int, int, str]],
-    now: dt.datetime,
-    result: SweepResult,
-) -> None:
-    """Work out who hears of each fired rung; queue notifications (digest) or mails."""
+    session: Session, settings: Settings, fired: list[tuple[int, int, str]], now: dt.datetime
+) -> tuple[int, int]:
+    """Work out who hears of each fired rung; queue notifications (digest) or mails.
+    Returns (notifications, mails) queued."""
     facts = notify.load_facts(session, [case_id for case_id, _, _ in fired])
     acting = notify.actors(session, list(facts.values()))
     tier_units = [f.tier_up_unit for f in facts.values() if f.tier_up_unit]
@@ -221,14 +145,13 @@ def _address(
             people |= chairs.get(f.tier_up_unit, set())
         recipients += [(reminder_id, user_id, rung, case_id) for user_id in sorted(people)]
     if not recipients:
-        return
-    if runtime.settings.reminders.digest:
+        return 0, 0
+    if settings.reminders.digest:
         session.execute(
             insert(Notification),
             [{"reminder_id": r, "user_id": u, "created_at": now} for r, u, _, _ in recipients],
         )
-        result.notifications += len(recipients)
-        return
+        return len(recipients), 0
     users = notify.users_by_id(session, {u for _, u, _, _ in recipients})
     mails = [
         Mail(
@@ -237,68 +160,70 @@ def _address(
             template="digest",
             context={
                 "name": users[user_id].name,
-                "items": [_item(facts[case_id], rung, runtime)],
+                "items": [_item(facts[case_id], rung, settings)],
             },
         )
         for reminder_id, user_id, rung, case_id in recipients
     ]
-    result.mails += enqueue(session, runtime.settings, mails)
+    return 0, enqueue(session, settings, mails)
 
 
-def _item(facts: notify.CaseFacts, rung: str, runtime: Runtime) -> dict[str, Any]:
-    item = facts.item(runtime.settings)
+def _item(facts: notify.CaseFacts, rung: str, settings: Settings) -> dict[str, Any]:
+    item = facts.item(settings)
     item["rung_label"] = RUNG_LABELS[rung]
     item["escalation"] = ESCALATION_TEXT.get(rung, "")
     return item
 
 
-def digest_due(now: dt.datetime, runtime: Runtime) -> bool:
-    """Digests go out from digest_hour on working days (Stockholm time)."""
-    local = now.astimezone(STOCKHOLM)
-    return is_working_day(local.date()) and local.hour >= runtime.settings.reminders.digest_hour
-
-
-def build_digests(runtime: Runtime, now: dt.datetime, force: bool = False) -> int:
-    """One digest mail per recipient and day, holding what fell due since their last one."""
-    if not (force or digest_due(now, runtime)):
-        return 0
-    day = local_date(now).isoformat()
+def queue_digests(session: Session, settings: Settings, day: dt.date) -> int:
+    """Queue ``day``'s digest of every active person with notifications waiting: one mail per
+    person and day, holding what fell due since their last one. Returns the digests queued."""
+    pending = session.execute(
+        select(Notification.id, Notification.user_id, Reminder.case_id, Reminder.rung)
+        .join(Reminder, Reminder.id == Notification.reminder_id)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.digest_key.is_(None), User.is_active.is_(True))
+        .order_by(Notification.user_id, Notification.id)
+    ).all()
+    by_user: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for note_id, user_id, case_id, rung in pending:
+        by_user[user_id].append((note_id, case_id, rung))
+    facts = notify.load_facts(session, {case_id for _, _, case_id, _ in pending})
+    users = notify.users_by_id(session, by_user)
     created = 0
-    with runtime.transaction() as session:
-        pending = session.execute(
-            select(Notification.id, Notification.user_id, Reminder.case_id, Reminder.rung)
-            .join(Reminder, Reminder.id == Notification.reminder_id)
-            .join(User, User.id == Notification.user_id)
-            .where(Notification.digest_key.is_(None), User.is_active.is_(True))
-            .order_by(Notification.user_id, Notification.id)
-        ).all()
-        by_user: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-        for note_id, user_id, case_id, rung in pending:
-            by_user[user_id].append((note_id, case_id, rung))
-        facts = notify.load_facts(session, {case_id for _, _, case_id, _ in pending})
-        users = notify.users_by_id(session, by_user)
-        for user_id, notes in by_user.items():
-            key = f"digest:{user_id}:{day}"
-            user = users[user_id]
-            order = {"escalated": 0, "overdue": 1, "due": 2, "upcoming": 3}
-            notes.sort(key=lambda n: (order[n[2]], n[1]))
-            mail = Mail(
-                key=key,
-                to_addr=user.email,
-                template="digest",
-                context={
-                    "name": user.name,
-                    "items": [_item(facts[case_id], rung, runtime) for _, case_id, rung in notes],
-                },
-            )
-            if enqueue(session, runtime.settings, [mail]) == 0:
-                continue  # today's digest went out already; these wait for tomorrow's
-            session.execute(
-                update(Notification)
-                .where(
-                    Notification.id.in_([n for n, _, _ in notes]), Notification.digest_key.is_(None)
-                )
-                .values(digest_key=key)
-            )
+    for user_id, notes in by_user.items():
+        key = f"digest:{user_id}:{day.isoformat()}"
+        if queue_digest(session, settings, users[user_id], notes, facts, key):
             created += 1
     return created
+
+
+def queue_digest(
+    session: Session,
+    settings: Settings,
+    user: notify.Person,
+    notes: list[tuple[int, int, str]],
+    facts: dict[int, notify.CaseFacts],
+    key: str,
+) -> bool:
+    """Queue one person's digest of ``notes`` (notification id, case id, rung) under ``key``
+    and mark the notes as carried by it; False if that digest was queued already (the notes
+    then wait for the next one)."""
+    notes.sort(key=lambda n: (DIGEST_ORDER[n[2]], n[1]))
+    mail = Mail(
+        key=key,
+        to_addr=user.email,
+        template="digest",
+        context={
+            "name": user.name,
+            "items": [_item(facts[case_id], rung, settings) for _, case_id, rung in notes],
+        },
+    )
+    if enqueue(session, settings, [mail]) == 0:
+        return False  # today's digest went out already; these wait for tomorrow's
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_([n for n, _, _ in notes]), Notification.digest_key.is_(None))
+        .values(digest_key=key)
+    )
+    return True

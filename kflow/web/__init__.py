@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, make_response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kflow.runtime import Runtime
-from kflow.web.retry import KflowFlask
 
 
 def create_app(
@@ -16,9 +15,7 @@ def create_app(
 ) -> Flask:
     runtime = runtime or Runtime.create()
     settings = runtime.settings
-    # KflowFlask runs a request again when its transaction fails with a transient database
-    # error (kflow.web.retry).
-    app = KflowFlask(__name__)
+    app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         JSON_SORT_KEYS=False,
@@ -33,14 +30,13 @@ def create_app(
         app.config.update(config_override)
     app.extensions["kflow"] = runtime
 
-    from kflow.web import db, limits
+    from kflow.web import boundary, errors, limits
 
-    limits.init_app(app)  # first: the routes below bind its id converter
-
-    db.init_app(app)
+    # First: each request's transaction, and running it again after a transient database error.
+    boundary.init_app(app)
+    limits.init_app(app)  # before the routes below: they bind its id converter
 
     from kflow.web.api import bp as api_bp
-    from kflow.web.api import http_error_response
 
     app.register_blueprint(api_bp)
 
@@ -55,24 +51,17 @@ def create_app(
         """Routing's 404 and 405 and kflow.web.limits' 414: JSON in the API and /healthz (§3),
         a page elsewhere. A 405 names the methods the path takes in ``Allow``, as HTTP asks."""
         if request.path.startswith("/api/") or request.path == "/healthz":
-            return http_error_response(error)
-        response = make_response(ui.http_error_page(error))
+            return errors.http_error_response(error)
+        response = make_response(errors.http_error_page(error))
         allow = dict(error.get_headers()).get("Allow")
         if allow:
             response.headers["Allow"] = allow
         return response
 
     @app.errorhandler(500)
-    def _server_error(error: Any) -> Any:
-        # The traceback is logged by Flask; the answer says nothing of it.
-        if request.path.startswith("/api/"):
-            message = "Ett oväntat fel inträffade. Försök igen om en stund."
-            return jsonify(error={"code": "server_error", "message": message}), 500
-        from flask import g
-        from flask_login import AnonymousUserMixin
-
-        g._login_user = AnonymousUserMixin()  # the page must not need the database
-        return ui.http_error_page(error)
+    def _server_error(error: InternalServerError) -> Any:
+        # A database error raised where no view could catch it is the boundary's to judge.
+        return boundary.failed(error.original_exception) or errors.server_error(error)
 
     @app.get("/healthz")
     def healthz() -> Any:

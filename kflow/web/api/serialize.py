@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kflow.cases.events import CaseEvent
@@ -18,6 +17,7 @@ from kflow.cases.models import (
 )
 from kflow.engine.authority import Authority
 from kflow.org.models import Unit
+from kflow.queries import units
 from kflow.queries.lists import OverviewRow, regions
 from kflow.states import MACHINES
 
@@ -33,21 +33,14 @@ class Serializer:
     def prepare(self, cases: Iterable[Case]) -> None:
         cases = list(cases)
         unit_ids = {u for c in cases for u in (c.owner_id, c.assignee_id, c.region_id) if u}
-        missing = unit_ids - set(self._codes)
-        if missing:
-            for unit_id, code in self.session.execute(
-                select(Unit.id, Unit.code).where(Unit.id.in_(missing))
-            ):
-                self._codes[unit_id] = code
+        self._codes.update(units.codes(self.session, unit_ids - set(self._codes)))
         self.authority.prefetch(unit_ids)
 
     def code(self, unit_id: int | None) -> str | None:
         if unit_id is None:
             return None
         if unit_id not in self._codes:
-            self._codes[unit_id] = (
-                self.session.scalar(select(Unit.code).where(Unit.id == unit_id)) or ""
-            )
+            self._codes[unit_id] = units.codes(self.session, [unit_id]).get(unit_id, "")
         return self._codes[unit_id]
 
     def case(self, case: Case) -> dict[str, Any]:

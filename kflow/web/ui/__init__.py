@@ -1,7 +1,7 @@
 """The server-rendered web UI (Swedish): sign-in, Min inkorg, case pages, Översikt, Administration.
 
-Every page calls the same services as the JSON API; nothing here changes a case except
-kflow.services.cases.fire and kflow.services.indicators.report_measurement.
+Every page calls the same services and read models (kflow.queries) as the JSON API; nothing
+here changes a case except kflow.engine.fire and kflow.followup.indicators.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
 
 from kflow.states import MACHINES
 from kflow.web.ui import labels
@@ -64,17 +63,3 @@ def init_app(app: Flask) -> None:
             "hade gått ut. Ladda om sidan och försök igen."
         )
         return render_template("ui/error.html", message=message, code="csrf"), 400
-
-
-HTTP_MESSAGES = {
-    404: "Sidan finns inte. Kontrollera adressen eller gå tillbaka till Min inkorg.",
-    405: "Sidan kan inte användas på det sättet.",
-    500: "Något gick fel hos kflow. Försök igen om en stund; om felet består, kontakta "
-    "den som förvaltar kflow.",
-}
-
-
-def http_error_page(error: HTTPException) -> Any:
-    code = error.code or 500
-    message = HTTP_MESSAGES.get(code, error.description or "Något gick fel.")
-    return render_template("ui/error.html", message=message, code=str(code)), code

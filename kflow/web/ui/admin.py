@@ -8,17 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
-from kflow.accounts.models import ApiToken
 from kflow.errors import KflowError, NotFound, ValidationError
 from kflow.org import units as org_units
 from kflow.org import users as org_users
-from kflow.org.models import Membership, Unit, User
+from kflow.org.models import Unit
 from kflow.org.roles import UNIT_KIND_LABELS, UnitKind
-from kflow.web import db
-from kflow.web.ui.admin_scope import AdminScope
+from kflow.queries import admin as admin_queries
+from kflow.queries.admin import AdminScope
+from kflow.web import boundary
 from kflow.web.ui.base import authority, install
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -34,7 +32,7 @@ PARENT_KINDS: dict[str, tuple[str, ...]] = {
 
 def scope() -> AdminScope:
     if "admin_scope" not in g:
-        g.admin_scope = AdminScope.of(db.session(), authority())
+        g.admin_scope = AdminScope.of(boundary.session(), authority())
     found: AdminScope = g.admin_scope
     return found
 
@@ -50,50 +48,23 @@ def form_error(error: KflowError) -> tuple[str, int]:
 
 
 def scoped_units(kinds: tuple[str, ...] | None = None) -> list[Unit]:
-    stmt = select(Unit).where(scope().units())
-    if kinds is not None:
-        stmt = stmt.where(Unit.kind.in_(kinds))
-    return list(db.session().scalars(stmt.order_by(Unit.name).limit(LIST_LIMIT)))
+    return admin_queries.units(boundary.session(), scope(), LIST_LIMIT, kinds)
 
 
 @bp.get("/")
 def index() -> Any:
-    session = db.session()
     sc = scope()
-    counts = {
-        "units": session.scalar(select(func.count()).select_from(Unit).where(sc.units())),
-        "users": session.scalar(select(func.count()).select_from(User).where(sc.users())),
-        "memberships": session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .join(Unit, Unit.id == Membership.unit_id)
-            .where(sc.units())
-        ),
-        "tokens": session.scalar(
-            select(func.count())
-            .select_from(ApiToken)
-            .join(User, User.id == ApiToken.user_id)
-            .where(sc.users(), ApiToken.revoked_at.is_(None))
-        ),
-    }
+    counts = admin_queries.counts(boundary.session(), sc)
     return render_template("ui/admin/index.html", scope=sc, counts=counts)
 
 
 def _units_page(error: str | None = None, status: int = 200) -> Any:
     sc = scope()
-    parent = aliased(Unit)
-    rows = db.session().execute(
-        select(Unit, parent.name)
-        .outerjoin(parent, parent.id == Unit.parent_id)
-        .where(sc.units())
-        .order_by(Unit.kind, Unit.name)
-        .limit(LIST_LIMIT)
-    )
     parent_kinds = tuple({k for kind in sc.unit_kinds for k in PARENT_KINDS[kind]})
     return render_template(
         "ui/admin/units.html",
         scope=sc,
-        rows=list(rows),
+        rows=admin_queries.units_with_parents(boundary.session(), sc, LIST_LIMIT),
         kinds=[(k, UNIT_KIND_LABELS[UnitKind(k)]) for k in sc.unit_kinds],
         kind_labels=UNIT_KIND_LABELS,
         parents=scoped_units(parent_kinds),
@@ -110,7 +81,7 @@ def units() -> Any:
 
 @bp.post("/enheter")
 def create_unit() -> Any:
-    session = db.session()
+    session = boundary.session()
     sc = scope()
     form = request.form
     try:
@@ -123,21 +94,16 @@ def create_unit() -> Any:
             session, form.get("code", "").strip(), form.get("name", ""), kind, parent
         )
     except KflowError as error:
-        session.rollback()
-        message, status = form_error(error)
-        return _units_page(message, status)
+        return boundary.refused(_units_page, *form_error(error))
     flash(f"Enheten ”{unit.name}” ({unit.code}) är skapad under {parent.name}.", "success")
     return redirect(url_for("admin.units"), 303)
 
 
 def _users_page(error: str | None = None, status: int = 200) -> Any:
-    users = db.session().scalars(
-        select(User).where(scope().users()).order_by(User.email).limit(LIST_LIMIT)
-    )
     return render_template(
         "ui/admin/users.html",
         scope=scope(),
-        users=list(users),
+        users=admin_queries.users(boundary.session(), scope(), LIST_LIMIT),
         form=request.form,
         error=error,
         limit=LIST_LIMIT,
@@ -151,7 +117,7 @@ def users() -> Any:
 
 @bp.post("/anvandare")
 def create_user() -> Any:
-    session = db.session()
+    session = boundary.session()
     form = request.form
     password = form.get("password", "")
     try:
@@ -159,8 +125,6 @@ def create_user() -> Any:
             raise ValidationError("Ange ett lösenord (minst 8 tecken).")
         user = org_users.create_user(session, form.get("email", ""), form.get("name", ""), password)
     except KflowError as error:
-        session.rollback()
-        message, status = form_error(error)
-        return _users_page(message, status)
+        return boundary.refused(_users_page, *form_error(error))
     flash(f"Användaren {user.email} är skapad. Ge den en roll under Behörigheter.", "success")
     return redirect(url_for("admin.users"), 303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask_login import current_user
 
 from kflow.accounts import tokens as api_tokens
 from kflow.accounts.models import ApiToken
@@ -13,25 +13,18 @@ from kflow.engine.authority import ADMIN
 from kflow.errors import Forbidden, KflowError, NotFound
 from kflow.org import units as org_units
 from kflow.org import users as org_users
-from kflow.org.models import Membership, Unit, User
+from kflow.org.models import User
 from kflow.org.roles import ROLE_LABELS, Role
-from kflow.web import db
+from kflow.queries import admin as admin_queries
+from kflow.web import boundary
 from kflow.web.ui.admin import LIST_LIMIT, bp, form_error, scope, scoped_units
 
 
 def _memberships_page(error: str | None = None, status: int = 200) -> Any:
-    rows = db.session().execute(
-        select(Membership, User, Unit)
-        .join(User, User.id == Membership.user_id)
-        .join(Unit, Unit.id == Membership.unit_id)
-        .where(scope().units())
-        .order_by(Unit.name, User.email, Membership.role)
-        .limit(LIST_LIMIT)
-    )
     return render_template(
         "ui/admin/memberships.html",
         scope=scope(),
-        rows=list(rows),
+        rows=admin_queries.memberships(boundary.session(), scope(), LIST_LIMIT),
         units=scoped_units(),
         roles=ROLE_LABELS,
         form=request.form,
@@ -47,7 +40,7 @@ def memberships() -> Any:
 
 @bp.post("/behorigheter")
 def grant() -> Any:
-    session = db.session()
+    session = boundary.session()
     form = request.form
     try:
         user = org_users.user_by_email(session, form.get("email", ""))
@@ -56,17 +49,16 @@ def grant() -> Any:
         role = form.get("role", "")
         org_users.grant(session, user, role, unit)
     except KflowError as error:
-        session.rollback()
-        return _memberships_page(*form_error(error))
+        return boundary.refused(_memberships_page, *form_error(error))
     flash(f"{user.email} är nu {ROLE_LABELS[Role(role)].lower()} i {unit.name}.", "success")
     return redirect(url_for("admin.memberships"), 303)
 
 
 @bp.post("/behorigheter/<int:membership_id>/ta-bort")
 def revoke(membership_id: int) -> Any:
-    session = db.session()
+    session = boundary.session()
     try:
-        membership = session.get(Membership, membership_id)
+        membership = admin_queries.membership(session, membership_id)
         if membership is None:
             raise NotFound("Behörigheten finns inte (längre).")
         scope().require(membership.unit_id)
@@ -75,8 +67,7 @@ def revoke(membership_id: int) -> Any:
             raise Forbidden("Du kan inte ta bort din egen administratörsroll.")
         org_users.revoke(session, user, role, unit)
     except KflowError as error:
-        session.rollback()
-        return _memberships_page(error.message, error.status)
+        return boundary.refused(_memberships_page, error.message, error.status)
     flash(
         f"{user.email} är inte längre {ROLE_LABELS[Role(role)].lower()} i {unit.name}.", "success"
     )
@@ -84,8 +75,6 @@ def revoke(membership_id: int) -> Any:
 
 
 def _me() -> User:
-    from flask_login import current_user
-
     me: User = current_user.user
     return me
 
@@ -93,18 +82,11 @@ def _me() -> User:
 def _tokens_page(
     error: str | None = None, status: int = 200, new_token: tuple[ApiToken, str] | None = None
 ) -> Any:
-    rows = db.session().execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(scope().users())
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-        .limit(LIST_LIMIT)
-    )
     response = (
         render_template(
             "ui/admin/tokens.html",
             scope=scope(),
-            rows=list(rows),
+            rows=admin_queries.tokens(boundary.session(), scope(), LIST_LIMIT),
             form=request.form,
             error=error,
             new_token=new_token,
@@ -123,7 +105,7 @@ def tokens() -> Any:
 
 @bp.post("/api-nycklar")
 def create_token() -> Any:
-    session = db.session()
+    session = boundary.session()
     form = request.form
     try:
         user = org_users.user_by_email(session, form.get("email", ""))
@@ -133,25 +115,23 @@ def create_token() -> Any:
         )
         session.flush()  # generate token.id and created_at for the page below
     except KflowError as error:
-        session.rollback()
-        return _tokens_page(*form_error(error))
-    # The token is shown once, in this response, never stored or put in the session cookie;
-    # so commit before showing it rather than after, or it could show a token that never was.
-    db.commit()
+        return boundary.refused(_tokens_page, *form_error(error))
+    # The token is shown once, in this response, never stored or put in the session cookie.
+    # The boundary commits before the response leaves; if the commit fails, the page is
+    # replaced by the error, so it never shows a token that never was.
     return _tokens_page(new_token=(token, plain))
 
 
 @bp.post("/api-nycklar/<int:token_id>/aterkalla")
 def revoke_token(token_id: int) -> Any:
-    session = db.session()
+    session = boundary.session()
     try:
-        token = session.get(ApiToken, token_id)
+        token = admin_queries.token(session, token_id)
         if token is None:
             raise NotFound("Nyckeln finns inte.")
         scope().require_user(session, token.user)
         api_tokens.revoke_token(session, token_id)
     except KflowError as error:
-        session.rollback()
-        return _tokens_page(error.message, error.status)
+        return boundary.refused(_tokens_page, error.message, error.status)
     flash(f"Nyckeln {token.prefix}… är återkallad.", "success")
     return redirect(url_for("admin.tokens"), 303)

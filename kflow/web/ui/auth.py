@@ -1,6 +1,6 @@
 """Signing in and out with e-mail and password (Flask-Login, werkzeug scrypt hashes).
 
-Sessions live in the database (kflow.services.signin): the cookie names one, signing out ends
+Sessions live in the database (kflow.accounts.signin): the cookie names one, signing out ends
 it everywhere, and it is accepted only from the client that signed in, whose address is read
 with the same trusted-proxy rule as the sign-in throttle's. Signing in reads the throttle and
 the account in a short read transaction and checks the password outside any transaction; only
@@ -15,16 +15,19 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kflow.accounts import signin
 from kflow.accounts.throttle import Throttle, client_address
 from kflow.db import utcnow
+from kflow.errors import NotFound
+from kflow.org import users as org_users
 from kflow.org.models import User
-from kflow.web import db
+from kflow.web import boundary
 from kflow.web.ui.base import install
 
 bp = Blueprint("auth", __name__)
@@ -35,7 +38,7 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Logga in för att se sidan."
 login_manager.login_message_category = "info"
 # Flask-Login's own protection reads X-Forwarded-For as the client sends it; kflow binds each
-# session to its client itself (kflow.services.signin), with the trusted-proxy rule.
+# session to its client itself (kflow.accounts.signin), with the trusted-proxy rule.
 login_manager.session_protection = None
 
 BAD_LOGIN = "Fel e-postadress eller lösenord."
@@ -58,7 +61,7 @@ class LoginUser(UserMixin):  # type: ignore[misc]
 
 
 def _address() -> str:
-    settings = db.runtime().settings
+    settings = boundary.runtime().settings
     return client_address(
         request.remote_addr,
         request.headers.get("X-Forwarded-For"),
@@ -67,12 +70,12 @@ def _address() -> str:
 
 
 def _client() -> str:
-    secret = db.runtime().settings.secret_key
+    secret = boundary.runtime().settings.secret_key
     return signin.client_hash(secret, _address(), request.headers.get("User-Agent"))
 
 
 def load_user(cookie_value: str) -> LoginUser | None:
-    resumed = signin.resume(db.session(), cookie_value, _client())
+    resumed = signin.resume(boundary.session(), cookie_value, _client())
     if resumed is None:
         return None
     return LoginUser(resumed.user, resumed.session_id, resumed.cookie_value)
@@ -114,11 +117,9 @@ def login() -> Any:
     throttle = _throttle(email)
     now = utcnow()
     # Read what the decision needs, then check the password outside any transaction.
-    with db.reading() as read:
+    with boundary.reading() as read:
         wait = throttle.wait_seconds(read, now)
-        user = None
-        if wait <= 0:
-            user = read.scalar(select(User).where(User.email == email.lower()))
+        user = _account(read, email) if wait <= 0 else None
     if wait > 0:
         # Refused before the password is looked at, the same whether the account exists.
         page = render_template(
@@ -131,23 +132,30 @@ def login() -> Any:
         check_password_hash(_dummy_hash(), password)
         ok = False
     # Only now the request's own (writing) transaction: record the outcome.
-    write = db.session()
+    write = boundary.session()
     if not ok or user is None:
         throttle.failed(write, now)
         return render_template("ui/login.html", email=email, next_url=next_url, error=BAD_LOGIN)
     throttle.succeeded(write)
-    earlier = signin.parse(session.get("_user_id"))
+    earlier = signin.parse(cookie.get("_user_id"))
     if earlier is not None:  # signing in again ends the session this browser had
         signin.end(write, earlier[0], "signed_in_again", now)
     cookie_value = signin.start(write, user, _client(), now)
-    session.clear()  # a fresh session: nothing from before sign-in carries over
+    cookie.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(LoginUser(user, int(cookie_value.partition(".")[0]), cookie_value))
     flash(f"Välkommen, {user.name}!", "success")
     return redirect(next_url or url_for("inbox.index"), 303)
 
 
+def _account(session: Session, email: str) -> User | None:
+    try:
+        return org_users.user_by_email(session, email)
+    except NotFound:
+        return None
+
+
 def _throttle(email: str) -> Throttle:
-    settings = db.runtime().settings
+    settings = boundary.runtime().settings
     return Throttle.of(settings.login, settings.secret_key, email, _address())
 
 
@@ -163,8 +171,8 @@ def too_many(wait_seconds: int) -> str:
 @bp.post("/logout")
 def logout() -> Any:
     if current_user.is_authenticated:
-        signin.end(db.session(), current_user.session_id, "signed_out", utcnow())
+        signin.end(boundary.session(), current_user.session_id, "signed_out", utcnow())
     logout_user()
-    session.clear()
+    cookie.clear()
     flash("Du är utloggad.", "success")
     return redirect(url_for("auth.login"), 303)

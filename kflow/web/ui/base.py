@@ -1,24 +1,21 @@
-"""What every UI view shares: the signed-in actor's Authority, the transaction boundary,
-error pages and security headers.
+"""What every UI view shares: the signed-in actor's Authority, the sign-in check, error pages
+and security headers.
 
 Views stay thin: load (404), check access (403), validate, call the service, flash, redirect
-(303). The boundary here commits after a successful write and rolls back otherwise.
+(303). The transaction is the request boundary's (kflow.web.boundary): it commits after a
+successful write and rolls back otherwise.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, make_response, render_template, request
-from flask import session as cookie_session
+from flask import Blueprint, Response, current_app, g
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from kflow.engine.authority import Actor, Authority
-from kflow.errors import Conflict, KflowError
-from kflow.web import db
-from kflow.web.ui.labels import CONFLICT_MESSAGE
+from kflow.errors import KflowError
+from kflow.web import boundary, errors
 
 # No inline scripts or styles anywhere, so the policy can be this strict.
 CSP = (
@@ -30,7 +27,7 @@ CSP = (
 def authority() -> Authority:
     """The signed-in user's Authority, built once per request."""
     if "ui_authority" not in g:
-        g.ui_authority = Authority(db.session(), Actor(current_user.user))
+        g.ui_authority = Authority(boundary.session(), Actor(current_user.user))
     auth: Authority = g.ui_authority
     return auth
 
@@ -39,40 +36,17 @@ def is_admin() -> bool:
     return any(role == "admin" for _, role in authority().memberships)
 
 
-def error_page(error: KflowError, status: int | None = None) -> Response:
-    response = make_response(
-        render_template("ui/error.html", message=error.message, code=error.code),
-        status or error.status,
-    )
-    return response
-
-
 def _require_login() -> Any:
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
     return None
 
 
-def _commit(response: Response) -> Response:
-    """The request boundary owns the transaction: commit what a successful write did."""
-    if request.method in db.SAFE_METHODS or response.status_code >= 400:
-        return response
-    try:
-        db.commit()
-    except (StaleDataError, IntegrityError):
-        db.session().rollback()
-        cookie_session.pop("_flashes", None)  # the success message would be a lie
-        return error_page(Conflict(CONFLICT_MESSAGE))
-    # A transient database error goes on to kflow.web.retry, which runs the request again.
-    return response
-
-
 def install(bp: Blueprint, *, login: bool = True) -> None:
-    """Give a UI blueprint the sign-in check, the commit boundary and the error pages."""
+    """Give a UI blueprint the sign-in check and the error pages."""
     if login:
         bp.before_request(_require_login)
-    bp.after_request(_commit)
-    bp.register_error_handler(KflowError, error_page)
+    bp.register_error_handler(KflowError, errors.error_page)
 
 
 HSTS = "max-age=31536000; includeSubDomains"

@@ -12,16 +12,17 @@ from kflow.engine import fire as engine
 from kflow.engine.read import case_to_fire, readable_case
 from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
 from kflow.followup import indicators
+from kflow.queries import casepage as page_queries
 from kflow.queries import lists as queries
+from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
 from kflow.states.base import Trigger
-from kflow.web import db, retry
+from kflow.web import boundary
 from kflow.web.ui import casepage, diagram
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.forms import build_actions, is_number, lock_version_from, params_from
-from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, today
-from kflow.web.ui.rows import units_by_id
+from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, sorted_regions, today
 from kflow.web.ui.spreadsheet import csv_download
 
 bp = Blueprint("cases", __name__)
@@ -38,16 +39,13 @@ def render_case(
     submitted: tuple[str, MultiDict[str, str]] | None = None,
     measurement_form: MultiDict[str, str] | None = None,
 ) -> Any:
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     day = today()
     machine = MACHINES[case.type]
-    ks = case if isinstance(case, KnowledgeSupport) else None
-    if ks is None and case.knowledge_support_id is not None:
-        found = session.get(Case, case.knowledge_support_id)
-        ks = found if isinstance(found, KnowledgeSupport) else None
+    ks = page_queries.knowledge_support_of(session, case)
     assert ks is not None
-    units = units_by_id(session, (case.owner_id, case.assignee_id, case.region_id))
+    units = unit_queries.by_id(session, (case.owner_id, case.assignee_id, case.region_id))
     auth.prefetch_cases([case], [ks.owner_id])
     timeline, history_total = casepage.timeline(session, case)
     context: dict[str, Any] = {
@@ -55,7 +53,7 @@ def render_case(
         "machine": machine,
         "ks": ks,
         "heading": casepage.heading(case, units),
-        "facts": casepage.facts(case, units, ks, day, db.runtime().settings.timezone),
+        "facts": casepage.facts(case, units, ks, day, boundary.runtime().settings.timezone),
         "diagram": diagram.render(case.type, case.state),
         "notes": diagram.note_texts(case.type),
         "lifecycle_text": diagram.describe(case.type),
@@ -66,32 +64,33 @@ def render_case(
         "number": casepage.number,
     }
     if isinstance(case, KnowledgeSupport):
-        context["regions"] = regions = casepage.region_rows(session, auth, case, day)
-        context["regions_hidden"] = any(row.hidden for row in regions)
-        context["indicators"] = casepage.indicators_of(session, case.id)
+        regions = sorted_regions(queries.regions(session))
+        context["regions"] = rows = page_queries.region_rows(session, auth, case, regions, day)
+        context["regions_hidden"] = any(row.hidden for row in rows)
+        context["indicators"] = page_queries.indicators_of(session, case.id)
         context["directions"] = DIRECTION_LABELS
         context["can_define_indicators"] = case.is_open and bool(
             set(indicators.DEFINE_ROLES) & auth.case_roles(case)
         )
     elif isinstance(case, RegionalAdaptation):
-        local = casepage.implementations(session, auth, case, ks, day)
+        local = page_queries.implementations(session, auth, case, ks, day)
         context["implementations"] = local.shown
         context["other_implementations"] = local.others
-        context["parents"] = [casepage.related(auth, ks, ks.title, ks.owner_id, day)]
+        context["parents"] = [page_queries.related(auth, ks, ks.title, ks.owner_id, day)]
     else:
-        context["parents"] = casepage.parent_links(session, auth, case, ks, day)
+        context["parents"] = page_queries.parent_links(session, auth, case, ks, day)
     if isinstance(case, LocalImplementation):
-        context["measurements"] = casepage.measurements(session, case)
+        context["measurements"] = page_queries.measurements(session, case)
         can_report = bool(set(indicators.REPORT_ROLES) & auth.case_roles(case))
         if can_report and case.state in {str(s) for s in li_states.MEASURING}:
-            context["measurement_indicators"] = casepage.indicators_of(session, ks.id)
+            context["measurement_indicators"] = page_queries.indicators_of(session, ks.id)
             context["measurement_form"] = measurement_form or MultiDict()
     return render_template("ui/case.html", **context), status
 
 
 @bp.get("/arenden/<int:case_id>")
 def show(case_id: int) -> Any:
-    case = readable_case(db.session(), authority(), case_id)
+    case = readable_case(boundary.session(), authority(), case_id)
     return render_case(case)
 
 
@@ -99,14 +98,14 @@ def show(case_id: int) -> Any:
 def history_export(case_id: int) -> Any:
     """The case's whole history as CSV; for a knowledge support, that of its whole chain (every
     consultation response, adaptation and local implementation the user may read)."""
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     case = readable_case(session, auth, case_id)
     if isinstance(case, KnowledgeSupport):
         rows = queries.all_chain_history(session, auth, case)
     else:
         rows = queries.all_history(session, case)
-    tz = db.runtime().settings.timezone
+    tz = boundary.runtime().settings.timezone
     header, lines = casepage.history_table(session, rows, tz)
     return csv_download(f"historik-{case.id}.csv", header, lines)
 
@@ -124,15 +123,29 @@ def _message(error: KflowError, spec: Trigger | None, case: Case) -> str:
     return humanize(error.message, spec)
 
 
+def _refused(
+    case_id: int,
+    error: KflowError,
+    spec: Trigger | None,
+    submitted: tuple[str, MultiDict[str, str]],
+) -> Any:
+    """The case as it is now, saying why the action was refused; its form filled in again as
+    it was sent, unless the page was stale."""
+    case = readable_case(boundary.session(), authority(), case_id)
+    refill = None if isinstance(error, Conflict) else submitted
+    message = _message(error, spec, case)
+    return render_case(case, error=message, status=error.status, submitted=refill)
+
+
 @bp.post("/arenden/<int:case_id>/handling")
 def fire(case_id: int) -> Any:
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     row = case_to_fire(session, auth, case_id)
     form = request.form
     trigger = form.get("trigger", "")
     spec = MACHINES[row.type].triggers.get(trigger)
-    retry.version_guard(f"case:{row.id}", row.lock_version)  # the form's version guards it
+    boundary.version_guard(f"case:{row.id}", row.lock_version)  # the form's version guards it
     try:
         lock_version = lock_version_from(form)
         if lock_version is None:
@@ -142,18 +155,13 @@ def fire(case_id: int) -> Any:
             auth,
             row,
             trigger,
-            settings=db.runtime().settings,
+            settings=boundary.runtime().settings,
             comment=form.get("comment"),
             params=params_from(spec, form),
             lock_version=lock_version,
         )
     except KflowError as error:
-        session.rollback()  # nothing half-done; show the case as it is now
-        case = readable_case(session, auth, case_id)
-        refill = None if isinstance(error, Conflict) else (trigger, form)
-        return render_case(
-            case, error=_message(error, spec, case), status=error.status, submitted=refill
-        )
+        return boundary.refused(_refused, case_id, error, spec, (trigger, form))
     assert spec is not None
     moved = fired.case
     message = f"”{spec.label}” är gjort för ärende #{moved.id}. Läget är nu ”{moved.state_label}”."
@@ -170,7 +178,7 @@ def fire(case_id: int) -> Any:
 
 @bp.post("/arenden/<int:case_id>/matvarde")
 def report_measurement(case_id: int) -> Any:
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     case = readable_case(session, auth, case_id, "local_implementation")
     assert isinstance(case, LocalImplementation)
@@ -181,17 +189,20 @@ def report_measurement(case_id: int) -> Any:
             session,
             auth,
             case,
-            settings=db.runtime().settings,
+            settings=boundary.runtime().settings,
             indicator_id=int(raw_indicator) if is_number(raw_indicator) else None,
             period=form.get("period", "").strip(),
             value=form.get("value", "").strip(),
         )
     except KflowError as error:
-        session.rollback()
-        case = readable_case(session, auth, case_id, "local_implementation")
-        message = error.message
-        for name, label in (("indicator", "Indikator"), ("period", "Period"), ("value", "Värde")):
-            message = message.replace(f"{name} måste", f"{label} måste")
-        return render_case(case, error=message, status=error.status, measurement_form=form)
+        return boundary.refused(_refused_measurement, case_id, error, form)
     flash("Mätvärdet är sparat.", "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="matvarden"), 303)
+
+
+def _refused_measurement(case_id: int, error: KflowError, form: MultiDict[str, str]) -> Any:
+    case = readable_case(boundary.session(), authority(), case_id, "local_implementation")
+    message = error.message
+    for name, label in (("indicator", "Indikator"), ("period", "Period"), ("value", "Värde")):
+        message = message.replace(f"{name} måste", f"{label} måste")
+    return render_case(case, error=message, status=error.status, measurement_form=form)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from kflow.cases.models import KnowledgeSupport
 from kflow.engine.create import CREATE_ROLES, create_knowledge_support
@@ -14,9 +13,11 @@ from kflow.errors import KflowError
 from kflow.followup import indicators
 from kflow.org.models import Unit
 from kflow.org.roles import NATIONAL_KINDS
+from kflow.queries import units as unit_queries
 from kflow.states import knowledge_support as ks_states
-from kflow.web import db
+from kflow.web import boundary
 from kflow.web.ui.base import authority, install
+from kflow.web.ui.cases import render_case
 
 bp = Blueprint("create", __name__)
 install(bp)
@@ -36,13 +37,7 @@ FIELD_LABELS = {
 def owners_for_current_user() -> list[Unit]:
     """National units where the user may create knowledge supports (chair or process lead)."""
     auth = authority()
-    units = (
-        db.session()
-        .scalars(
-            select(Unit).where(Unit.kind.in_([str(k) for k in NATIONAL_KINDS])).order_by(Unit.name)
-        )
-        .all()
-    )
+    units = unit_queries.national(boundary.session())
     auth.prefetch(u.id for u in units)
     return [u for u in units if set(CREATE_ROLES) & auth.roles_at(u.id)]
 
@@ -56,12 +51,7 @@ def can_create() -> bool:
         auth = authority()
         places = {u for u, role in auth.memberships if role in CREATE_ROLES}
         kinds = [*(str(k) for k in NATIONAL_KINDS), "root"]
-        g.ui_can_create = bool(places) and (
-            db.session().scalar(
-                select(Unit.id).where(Unit.id.in_(places), Unit.kind.in_(kinds)).limit(1)
-            )
-            is not None
-        )
+        g.ui_can_create = unit_queries.any_of_kinds(boundary.session(), places, kinds)
     return bool(g.ui_can_create)
 
 
@@ -75,37 +65,37 @@ def _field_message(message: str) -> str:
 @bp.route("/kunskapsstod/nytt", methods=["GET", "POST"])
 def new() -> Any:
     owners = owners_for_current_user()
+    if request.method == "GET":
+        if owners:
+            return _form_page(owners)
+        return _form_page(
+            owners,
+            "Du har ingen roll som ordförande eller processledare i ett NPO, "
+            "en NSG eller ett nationellt råd.",
+            403,
+        )
     form = request.form
-    error = None
-    if request.method == "POST":
-        try:
-            case = create_knowledge_support(
-                db.session(),
-                authority(),
-                title=form.get("title", ""),
-                kind=form.get("kind", ""),
-                owner=form.get("owner", ""),
-                description=form.get("description") or None,
-            )
-        except KflowError as exc:
-            db.session().rollback()
-            error = _field_message(exc.message)
-            status = exc.status
-        else:
-            flash(f"Kunskapsstödet ”{case.title}” är skapat (#{case.id}).", "success")
-            return redirect(url_for("cases.show", case_id=case.id), 303)
-    else:
-        status = 200 if owners else 403
-        if not owners:
-            error = (
-                "Du har ingen roll som ordförande eller processledare i ett NPO, "
-                "en NSG eller ett nationellt råd."
-            )
+    try:
+        case = create_knowledge_support(
+            boundary.session(),
+            authority(),
+            title=form.get("title", ""),
+            kind=form.get("kind", ""),
+            owner=form.get("owner", ""),
+            description=form.get("description") or None,
+        )
+    except KflowError as exc:
+        return boundary.refused(_form_page, owners, _field_message(exc.message), exc.status)
+    flash(f"Kunskapsstödet ”{case.title}” är skapat (#{case.id}).", "success")
+    return redirect(url_for("cases.show", case_id=case.id), 303)
+
+
+def _form_page(owners: list[Unit], error: str | None = None, status: int = 200) -> Any:
     page = render_template(
         "ui/new_knowledge_support.html",
         owners=owners,
         kinds=ks_states.KINDS,
-        form=form,
+        form=request.form,
         error=error,
     )
     return page, status
@@ -113,9 +103,7 @@ def new() -> Any:
 
 @bp.post("/arenden/<int:case_id>/indikatorer")
 def define_indicator(case_id: int) -> Any:
-    from kflow.web.ui.cases import render_case
-
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     case = readable_case(session, auth, case_id, "knowledge_support")
     assert isinstance(case, KnowledgeSupport)
@@ -131,8 +119,11 @@ def define_indicator(case_id: int) -> Any:
             direction=form.get("direction", "higher"),
         )
     except KflowError as exc:
-        session.rollback()
-        case = readable_case(session, auth, case_id, "knowledge_support")
-        return render_case(case, error=_field_message(exc.message), status=exc.status)
+        return boundary.refused(_indicator_refused, case_id, exc)
     flash("Indikatorn är tillagd.", "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="indikatorer"), 303)
+
+
+def _indicator_refused(case_id: int, error: KflowError) -> Any:
+    case = readable_case(boundary.session(), authority(), case_id, "knowledge_support")
+    return render_case(case, error=_field_message(error.message), status=error.status)

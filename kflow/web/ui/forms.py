@@ -2,8 +2,8 @@
 
 Each parameter kind has one control: text -> text input, choice -> select, date -> date input,
 unit -> select of the case region's regional groups, units -> checkboxes of its local units.
-Whatever the browser sends is handed to kflow.services.cases.fire unchanged in meaning; the
-service validates it.
+Whatever the browser sends is handed to kflow.engine.fire unchanged in meaning; the engine
+validates it.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from kflow.cases.models import Case
 from kflow.engine.authority import Authority
-from kflow.org.models import Unit, UnitClosure
+from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
+from kflow.queries import casepage as page_queries
+from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
-from kflow.states import local_implementation as li_states
 from kflow.states.base import Param, Trigger
 
 
@@ -72,27 +72,12 @@ class _Options:
 
     def units(self, kind: str) -> list[Unit]:
         if kind not in self._units:
-            self._units[kind] = list(
-                self.session.scalars(
-                    select(Unit)
-                    .join(UnitClosure, UnitClosure.descendant_id == Unit.id)
-                    .where(UnitClosure.ancestor_id == self.case.region_id, Unit.kind == kind)
-                    .order_by(Unit.name)
-                )
-            )
+            self._units[kind] = unit_queries.below(self.session, self.case.region_id, kind)
         return self._units[kind]
 
     def busy_units(self) -> set[int]:
         """Local units already holding an open implementation of this adaptation."""
-        return set(
-            self.session.scalars(
-                select(Case.owner_id).where(
-                    Case.type == "local_implementation",
-                    Case.parent_id == self.case.id,
-                    Case.state.in_([str(s) for s in li_states.OPEN]),
-                )
-            )
-        )
+        return page_queries.busy_units(self.session, self.case)
 
 
 def build_actions(

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from kflow.queries import lists as queries
-from kflow.web import db
+from kflow.queries.rows import case_rows
+from kflow.web import boundary
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.labels import today
-from kflow.web.ui.rows import case_rows
 
 bp = Blueprint("inbox", __name__)
 install(bp)
@@ -20,7 +20,7 @@ PAGE_SIZE = 100
 
 @bp.get("/")
 def index() -> Any:
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
     page = queries.inbox(session, auth, limit=limit, offset=offset)

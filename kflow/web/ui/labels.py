@@ -6,13 +6,17 @@ kflow.models); only what the declarations do not carry is written here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from kflow.calendar import local_date
 from kflow.db import utcnow
+from kflow.org.models import Unit
 from kflow.org.roles import ROLE_LABELS
+from kflow.states import MACHINES
 from kflow.states.base import Trigger
 
 NO_ADAPTATION = "Ej mottagen"
@@ -31,6 +35,46 @@ _SWEDISH_LAST = str.maketrans({"å": "{", "ä": "|", "ö": "}", "Å": "{", "Ä":
 def swedish_key(text: str) -> str:
     """Sort key in Swedish alphabetical order (å, ä, ö after z)."""
     return text.lower().translate(_SWEDISH_LAST)
+
+
+def region_label(region: Unit) -> str:
+    """A region's name without the word "Region", short enough for a column head."""
+    return region.name.removeprefix("Region ").strip()
+
+
+def sorted_regions(regions: Iterable[Unit]) -> list[Unit]:
+    """The regions in the order their short names read (Blekinge … Örebro län)."""
+    return sorted(regions, key=lambda r: swedish_key(region_label(r)))
+
+
+def adaptation_short(state: str | None) -> str:
+    """A regional adaptation's state in an overview cell (None: no adaptation yet)."""
+    return MACHINES["regional_adaptation"].short_label(state) if state else NO_ADAPTATION
+
+
+def adaptation_label(state: str | None) -> str:
+    return MACHINES["regional_adaptation"].state_label(state) if state else NO_ADAPTATION
+
+
+@dataclasses.dataclass
+class Legend:
+    state: str
+    short: str
+    label: str
+
+    @property
+    def css(self) -> str:
+        return f"st-{self.state}"
+
+
+def legend() -> list[Legend]:
+    """What the overview's cells mean: each state of a regional adaptation, and none yet."""
+    machine = MACHINES["regional_adaptation"]
+    items = [
+        Legend(s, machine.short_label(s), machine.state_label(s)) for s in machine.state_labels
+    ]
+    items.append(Legend("none", NO_ADAPTATION, "Ingen regional tillämpning ännu"))
+    return items
 
 
 def today() -> dt.date:

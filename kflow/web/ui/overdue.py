@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from kflow.queries import lists as queries
-from kflow.web import db
+from kflow.queries.rows import case_rows
+from kflow.web import boundary
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.labels import today
-from kflow.web.ui.rows import case_rows
 
 bp = Blueprint("overdue", __name__)
 install(bp)
@@ -21,7 +21,7 @@ PAGE_SIZE = 100
 
 @bp.get("/forsenade")
 def index() -> Any:
-    session = db.session()
+    session = boundary.session()
     auth = authority()
     day = today()
     limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))

@@ -9,10 +9,12 @@ from flask import Blueprint, Response, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from kflow.queries import lists as queries
+from kflow.queries import overview as matrix
+from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states import knowledge_support as ks_states
-from kflow.web import db
-from kflow.web.ui import matrix
+from kflow.web import boundary
+from kflow.web.ui import labels
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.labels import today
 from kflow.web.ui.spreadsheet import csv_download
@@ -30,19 +32,21 @@ def _filters(args: MultiDict[str, str]) -> dict[str, str | None]:
 
 @bp.get("/oversikt")
 def index() -> Any:
-    session = db.session()
+    session = boundary.session()
     filters = _filters(request.args)
     limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
     page = queries.overview(session, **filters, limit=limit, offset=offset)
-    regions = matrix.sorted_regions(session)
-    rows = matrix.build(session, authority(), page.items, regions, today())
+    regions = labels.sorted_regions(queries.regions(session))
+    rows = matrix.matrix(session, authority(), page.items, regions, today())
     return render_template(
         "ui/overview.html",
         rows=rows,
         regions=regions,
-        region_label=matrix.region_label,
-        legend=matrix.legend(),
-        owners=matrix.owners(session),
+        region_label=labels.region_label,
+        adaptation_short=labels.adaptation_short,
+        adaptation_label=labels.adaptation_label,
+        legend=labels.legend(),
+        owners=unit_queries.national(session),
         kinds=ks_states.KINDS,
         states=MACHINES["knowledge_support"].state_labels,
         filters=filters,
@@ -56,21 +60,21 @@ def index() -> Any:
 @bp.get("/oversikt.csv")
 def export() -> Response:
     """Every knowledge support matching the filters (all pages), as Swedish Excel reads CSV."""
-    session = db.session()
+    session = boundary.session()
     filters = _filters(request.args)
-    regions = matrix.sorted_regions(session)
+    regions = labels.sorted_regions(queries.regions(session))
     auth = authority()
     day = today()
     first = queries.overview(session, **filters, limit=queries.MAX_LIMIT, offset=0)
 
     def pages() -> Iterator[list[matrix.Row]]:
-        yield matrix.build(session, auth, first.items, regions, day)
+        yield matrix.matrix(session, auth, first.items, regions, day)
         offset = len(first.items)
         while offset < first.total:
             page = queries.overview(session, **filters, limit=queries.MAX_LIMIT, offset=offset)
             if not page.items:
                 break
-            yield matrix.build(session, auth, page.items, regions, day)
+            yield matrix.matrix(session, auth, page.items, regions, day)
             offset += len(page.items)
 
     header = ["Ärende", "Kunskapsstöd", "Typ", "Ägare", "Läge"]
@@ -82,7 +86,11 @@ def export() -> Response:
             for row in rows:
                 line = [row.ks.id, row.ks.title, row.kind, row.owner, row.state]
                 for cell in row.cells:
-                    line += [cell.label, "" if cell.done_percent is None else cell.done_percent]
+                    percent = cell.done_percent
+                    line += [
+                        labels.adaptation_label(cell.state),
+                        "" if percent is None else percent,
+                    ]
                 yield line
 
     return csv_download("oversikt.csv", header, lines())

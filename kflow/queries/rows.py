@@ -1,5 +1,6 @@
-"""Rows for case lists (the inbox): each case with its knowledge support's title, its unit and
-due status, loaded in a fixed number of queries however many cases there are."""
+"""Rows for case lists (the inbox, the overdue list): each case with its knowledge support's
+title, its unit and due status, loaded in a fixed number of queries however many cases there
+are."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from kflow.cases.models import Case, KnowledgeSupport
 from kflow.engine.authority import Authority
-from kflow.org.models import Unit
+from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states.base import Trigger
 
@@ -38,13 +39,6 @@ class ListedCase:
         return self.overdue_days > 0
 
 
-def units_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Unit]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
-
-
 def ks_titles(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
@@ -65,7 +59,7 @@ def overdue_days(case: Any, today: dt.date) -> int:
 def case_rows(
     session: Session, authority: Authority, cases: Sequence[Case], today: dt.date
 ) -> list[ListedCase]:
-    units = units_by_id(
+    units = unit_queries.by_id(
         session, (u for c in cases for u in (c.owner_id, c.assignee_id, c.region_id))
     )
     titles = ks_titles(session, (c.knowledge_support_id or c.id for c in cases))

@@ -1,0 +1,91 @@
+"""Read models of the organisation: units by id or code, the unit list, national units and the
+units below a region."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from kflow.errors import ValidationError
+from kflow.org.models import Unit, UnitClosure
+from kflow.org.roles import NATIONAL_KINDS, UnitKind
+from kflow.queries.lists import Page, page_args
+
+
+def by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Unit]:
+    """The units ``ids`` names (None left out), by id, in one read."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
+
+
+def codes(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The codes of the units ``ids`` names, by id, in one read."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(wanted)))
+    return {unit_id: code for unit_id, code in rows}
+
+
+def names_by_code(session: Session, unit_codes: Collection[str]) -> dict[str, str]:
+    """The names of the units ``unit_codes`` names, by code."""
+    if not unit_codes:
+        return {}
+    rows = session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(unit_codes)))
+    return {code: name for code, name in rows}
+
+
+def listed(
+    session: Session,
+    *,
+    kind: str | None = None,
+    parent: str | None = None,
+    limit: object = None,
+    offset: object = None,
+) -> Page:
+    """Units with their parent's code, ``(unit, parent code)``, by kind and name; filtered by
+    kind and by parent (a code)."""
+    parent_unit = aliased(Unit)
+    stmt = select(Unit, parent_unit.code).outerjoin(parent_unit, Unit.parent_id == parent_unit.id)
+    if kind:
+        if kind not in set(UnitKind):
+            raise ValidationError(f"kind måste vara en av: {', '.join(UnitKind)}.")
+        stmt = stmt.where(Unit.kind == kind)
+    if parent:
+        parent_id = session.scalar(select(Unit.id).where(Unit.code == parent))
+        if parent_id is None:
+            raise ValidationError(f"parent: det finns ingen enhet med koden '{parent}'.")
+        stmt = stmt.where(Unit.parent_id == parent_id)
+    lim, off = page_args(limit, offset)
+    rows = session.execute(stmt.order_by(Unit.kind, Unit.name)).all()
+    return Page(rows[off : off + lim], len(rows))
+
+
+def national(session: Session) -> list[Unit]:
+    """The units that can own a knowledge support (NPO, NSG, national councils), by name."""
+    stmt = select(Unit).where(Unit.kind.in_([str(k) for k in NATIONAL_KINDS]))
+    return list(session.scalars(stmt.order_by(Unit.name)))
+
+
+def any_of_kinds(session: Session, ids: Collection[int], kinds: Collection[str]) -> bool:
+    """Whether any of the units ``ids`` is of one of ``kinds`` (one indexed read)."""
+    if not ids:
+        return False
+    found = session.scalar(select(Unit.id).where(Unit.id.in_(ids), Unit.kind.in_(kinds)).limit(1))
+    return found is not None
+
+
+def below(session: Session, unit_id: int | None, kind: str) -> list[Unit]:
+    """The units of ``kind`` at or below ``unit_id``, by name."""
+    return list(
+        session.scalars(
+            select(Unit)
+            .join(UnitClosure, UnitClosure.descendant_id == Unit.id)
+            .where(UnitClosure.ancestor_id == unit_id, Unit.kind == kind)
+            .order_by(Unit.name)
+        )
+    )

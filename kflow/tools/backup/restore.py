@@ -1,0 +1,147 @@
+"""The import: a backup into an empty database of the same revision, in one transaction that
+commits only once every count and the file's authentication code have been checked."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.exc import DataError, IntegrityError
+
+from kflow.tools.backup.codecs import DECODERS, kind
+from kflow.tools.backup.format import FORMAT, WRITE_BATCH, BackupError, Source, Summary
+from kflow.tools.backup.header import read_header
+from kflow.tools.backup.inserter import Inserter, reset_sequences
+from kflow.tools.backup.key import check_key
+from kflow.tools.backup.reader import Reader
+from kflow.tools.backup.schema import check_target, code_revision, tables
+
+
+class _Malformed(Exception):
+    """A row line that cannot be imported (turned into BackupError once the rest is checked)."""
+
+
+def import_from(engine: Engine, source: Source, name: str, *, key: bytes) -> Summary:
+    """Import a backup stream (uncompressed lines) in one transaction, all or nothing.
+
+    Rows are written as they come, but the transaction commits only once the file's
+    authentication code matches under ``key``: a changed file leaves the database empty.
+    """
+    check_key(key)
+    reader = Reader(source, name, key)
+    revision = code_revision(engine)
+    header = read_header(reader, revision)
+    expected = {entry["name"]: entry["rows"] for entry in header["tables"]}
+    by_name = {t.name: t for t in tables()}
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        conn = conn.execution_options(kflow_begin="IMMEDIATE")  # the write lock up front
+    with conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in by_name)
+            conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+        check_target(conn, revision)
+        dbapi = engine.dialect.dbapi
+        refused: tuple[type[BaseException], ...] = (IntegrityError, DataError)
+        if dbapi is not None:  # COPY raises the driver's own errors
+            refused += (dbapi.IntegrityError, dbapi.DataError)
+        try:
+            counts = _import_rows(conn, reader, by_name, expected)
+        except refused as exc:
+            if reader.rest_is_forged():
+                raise reader.forged() from None
+            cause = exc.orig if isinstance(exc, IntegrityError | DataError) else exc
+            reason = (str(cause).strip().splitlines() or ["unknown error"])[0].rstrip(".")
+            raise BackupError(
+                f"{name} does not fit the database ({reason}); nothing was imported."
+            ) from None
+        except _Malformed as exc:
+            if reader.rest_is_forged():
+                raise reader.forged() from None
+            raise reader.damaged(str(exc)) from None
+        reset_sequences(conn)
+    return Summary(revision, counts)
+
+
+def _import_rows(
+    conn: Connection, reader: Reader, by_name: dict[str, Table], expected: dict[str, int]
+) -> dict[str, int]:
+    order = list(expected)
+    counts = dict.fromkeys(order, 0)
+    position = 0  # the table whose rows come now
+    batch: list[tuple[Any, ...]] = []
+    inserter = Inserter(conn)
+    decoders = {n: [DECODERS[kind(c)] for c in t.columns] for n, t in by_name.items()}
+
+    def flush() -> None:
+        inserter.write(by_name[order[position]], batch)
+        batch.clear()
+
+    while True:
+        line = reader.next()
+        if isinstance(line, dict):
+            break
+        if not (isinstance(line, list) and len(line) == 2 and line[0] in counts):
+            raise _Malformed("a row line is malformed")
+        table_name, values = line
+        if table_name != order[position]:
+            if order.index(table_name) < position:
+                raise _Malformed(f"rows of {table_name} come out of order")
+            flush()
+            position = order.index(table_name)
+        batch.append(_decode_row(table_name, values, decoders[table_name]))
+        counts[table_name] += 1
+        if len(batch) >= WRITE_BATCH:
+            flush()
+    flush()
+    _check_end(reader, line, counts, expected)
+    return counts
+
+
+def _decode_row(
+    table_name: str, values: Any, columns: list[Callable[[Any], Any]]
+) -> tuple[Any, ...]:
+    if not isinstance(values, list) or len(values) != len(columns):
+        raise _Malformed(f"a row of {table_name} has the wrong number of values")
+    try:
+        return tuple(
+            None if value is None else decode(value)
+            for decode, value in zip(columns, values, strict=True)
+        )
+    except (ValueError, TypeError) as exc:
+        raise _Malformed(f"a value of {table_name} is malformed: {exc}") from None
+
+
+def _check_end(
+    reader: Reader, trailer: dict[str, Any], counts: dict[str, int], expected: dict[str, int]
+) -> None:
+    """The trailer is one, authentic, counts what was read, and nothing follows it."""
+    if trailer.get("end") != FORMAT:
+        raise _Malformed("a line where its last line should be")
+    if not reader.authentic(trailer):
+        raise reader.forged()
+    if counts != expected or trailer.get("rows") != sum(counts.values()):
+        differ = [n for n in expected if counts[n] != expected[n]]
+        raise reader.damaged(f"row counts differ from its header in {', '.join(differ)}")
+    if not reader.at_end():
+        raise reader.damaged("there is data after its last line")
+
+
+def import_file(engine: Engine, source: str | Path, *, key: bytes) -> Summary:
+    check_key(key)
+    path = Path(source)
+    if not path.is_file():
+        raise BackupError(f"{path} is not a file.")
+    with gzip.open(path, "rb") as stream:
+        return import_from(engine, stream, str(path), key=key)
+
+
+def import_stream(
+    engine: Engine, stream: IO[bytes], name: str = "standard input", *, key: bytes
+) -> Summary:
+    check_key(key)
+    with gzip.GzipFile(fileobj=stream, mode="rb") as decompressed:
+        return import_from(engine, decompressed, name, key=key)
