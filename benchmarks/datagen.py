@@ -84,7 +84,7 @@ def ks_count(target: int) -> int:
 class Generator:
     def __init__(self, conn: sqlite3.Connection, info: OrgInfo, settings: Any, now: dt.datetime):
         from kflow.calendar import add_business_days, local_date
-        from kflow.engine.deadlines import rung_dates
+        from kflow.mailing.ladder import rung_dates
 
         self.conn = conn
         self.info = info

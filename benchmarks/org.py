@@ -135,7 +135,7 @@ def build_org(session: Session, settings: Any) -> OrgInfo:
 
 
 class Driver:
-    """Fires triggers through kflow.services.cases.fire as real users (fixtures, not timed)."""
+    """Fires triggers through kflow.engine.fire.fire as real users (fixtures, not timed)."""
 
     def __init__(self, session: Session, settings: Any) -> None:
         self.session = session

@@ -6,19 +6,19 @@ service; the twin runs its SQL on a stdlib sqlite3 connection (prepared statemen
 transaction. Before timing, every pair is run once and their answers compared (the same ids in
 the same order and the same totals), so the twin answers exactly kflow's question.
 
-* overview: ``queries.overview`` first page (50 knowledge supports, their adaptations and
+* overview: ``overview_data.overview`` first page (50 knowledge supports, their adaptations and
   implementation counts per region and state), as Översikt shows it.
 * overview_same_page: the same with the page every data set fills (as many knowledge supports
   as the smallest set holds: 9), so that the sizes compare one page of equal content.
-* inbox: ``queries.inbox`` first page (100) with its total, for the process lead of VGR (the
+* inbox: ``inbox_list.inbox`` first page (100) with its total, for the process lead of VGR (the
   busiest inbox: every adaptation and many local implementations in the region).
 * overdue: the cases the same person may see whose due date has passed, earliest first (50) with
-  the total: ``queries.overdue``.
+  the total: ``overdue_list.overdue``.
 * history: one knowledge support's whole history across the tiers (about 1,200 rows), read by
   its NPO's chair as the case page's download does (/arenden/<id>/historik.csv):
-  ``readable_case``, then ``queries.all_chain_history``. The twin is one query.
+  ``readable_case``, then ``case_history.all_chain_history``. The twin is one query.
 * history_pages (shown, not a target): the same rows as a client of the API's chain-history
-  endpoint reads them, ``queries.chain_history`` page by page (500 rows a page, each with the
+  endpoint reads them, ``case_history.chain_history`` page by page (500 rows a page, each with the
   total), against the same twin.
 
 ``python -m benchmarks.queries_bench '{json}'`` (the suite calls it).
@@ -58,11 +58,11 @@ class KflowQueries:
         return Authority(session, Actor(session.get(User, user_id)))
 
     def overview(self, user_id: int, limit: int = OVERVIEW_LIMIT) -> Any:
-        from kflow.queries import lists as queries
+        from kflow.queries import overview as overview_data
 
         with self.runtime.transaction(write=False) as session:
             self._authority(session, user_id)
-            page = queries.overview(session, limit=limit)
+            page = overview_data.overview(session, limit=limit)
             return {
                 "ids": [row.knowledge_support.id for row in page.items],
                 "total": page.total,
@@ -76,20 +76,20 @@ class KflowQueries:
             }
 
     def inbox(self, user_id: int) -> Any:
-        from kflow.queries import lists as queries
+        from kflow.queries import inbox as inbox_list
 
         with self.runtime.transaction(write=False) as session:
-            page = queries.inbox(session, self._authority(session, user_id), limit=INBOX_LIMIT)
+            page = inbox_list.inbox(session, self._authority(session, user_id), limit=INBOX_LIMIT)
             return {"ids": [c.id for c in page.items], "total": page.total}
 
     def overdue(self, user_id: int, today: str) -> Any:
         import datetime as dt
 
-        from kflow.queries import lists as queries
+        from kflow.queries import overdue as overdue_list
 
         with self.runtime.transaction(write=False) as session:
             authority = self._authority(session, user_id)
-            page = queries.overdue(
+            page = overdue_list.overdue(
                 session, authority, dt.date.fromisoformat(today), limit=OVERDUE_LIMIT
             )
             return {"ids": [c.id for c in page.items], "total": page.total}
@@ -104,20 +104,20 @@ class KflowQueries:
             yield session, authority, readable_case(session, authority, ks_id, "knowledge_support")
 
     def history(self, user_id: int, ks_id: int) -> Any:
-        from kflow.queries import lists as queries
+        from kflow.queries import history as case_history
 
         with self._chain(user_id, ks_id) as (session, authority, ks):
-            events = queries.all_chain_history(session, authority, ks)
+            events = case_history.all_chain_history(session, authority, ks)
             return {"events": len(events), "ids_sum": sum(e.id for e in events)}
 
     def history_pages(self, user_id: int, ks_id: int) -> Any:
-        from kflow.queries import lists as queries
+        from kflow.queries import history as case_history
 
         with self._chain(user_id, ks_id) as (session, authority, ks):
             events: list[Any] = []
             offset = 0
             while True:  # the API's chain-history pages, as a client reads them all
-                page = queries.chain_history(session, authority, ks, limit=PAGE, offset=offset)
+                page = case_history.chain_history(session, authority, ks, limit=PAGE, offset=offset)
                 events += page.items
                 offset += PAGE
                 if offset >= page.total:

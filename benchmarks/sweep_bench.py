@@ -1,6 +1,6 @@
 """The reminder sweep at one data-set size: its time, or its peak memory.
 
-``kflow.services.reminders.sweep(runtime, now)`` as the scheduler calls it, on a copy of the
+``kflow.jobs.sweep.sweep(runtime, now)`` as the scheduler calls it, on a copy of the
 generated data set, which has a week of reminder rungs to send (see datagen.py). Two runs, each
 in a fresh process on a fresh copy, because a sweep changes the data:
 

@@ -64,7 +64,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     # No pool_pre_ping (a round trip on every checkout): a connection that died with its server
-    # fails the request's first statement, which kflow.web.retry (and the scheduler's jobs, at
+    # fails the request's first statement, which kflow.web.boundary (and the scheduler's jobs, at
     # their next run) repeat on a fresh connection.
     return create_engine(url, **kwargs)
 

@@ -2,7 +2,7 @@
 
 Written from lifecycle.md (§1 roles, §2 the "who" column and the from-states of every trigger)
 and docs/api.md ("Who sees what", admin override), NOT from kflow.states or
-kflow.services.authority: if the code and this file disagree, one of them has drifted from the
+kflow.engine.authority: if the code and this file disagree, one of them has drifted from the
 contract. The organisation is read as raw data (each unit's parent, and which sjukvårdsregioner
 a region belongs to), never through kflow's closure table or Authority.
 """

@@ -43,17 +43,17 @@ def test_chain_history_spans_the_tiers_and_respects_visibility(api, world):
 def test_pages_and_the_whole_read_agree_for_every_way_of_reading(api, world):
     """The owner's NPO reads the chain without judging each case, others through the visibility
     rule: page by page, in one read (the download's) and past the end, both give the same rows."""
-    from kflow.queries import lists as queries
+    from kflow.queries import history as case_history
 
     ks = world.ks_in("published")
     ra = world.adaptation_in("implementing", ks)
     world.implementation_in("acknowledged", ra)
     for who in ("npo-chair", "local-lead", "vgr-coordinator", "system"):
         authority = world.authority(who)
-        whole = queries.all_chain_history(world.session, authority, ks)
+        whole = case_history.all_chain_history(world.session, authority, ks)
         paged, offset = [], 0
         while True:
-            page = queries.chain_history(world.session, authority, ks, limit=4, offset=offset)
+            page = case_history.chain_history(world.session, authority, ks, limit=4, offset=offset)
             assert page.total == len(whole), who
             if not page.items:
                 break
@@ -62,11 +62,11 @@ def test_pages_and_the_whole_read_agree_for_every_way_of_reading(api, world):
         assert paged == whole, who
         assert [row.id for row in whole] == sorted(row.id for row in whole), who
         assert all(row.at.tzinfo is not None for row in whole), who
-        beyond = queries.chain_history(world.session, authority, ks, limit=4, offset=10_000)
+        beyond = case_history.chain_history(world.session, authority, ks, limit=4, offset=10_000)
         assert (beyond.items, beyond.total) == ([], len(whole)), who
-    chair = queries.all_chain_history(world.session, world.authority("npo-chair"), ks)
-    local = queries.all_chain_history(world.session, world.authority("local-lead"), ks)
+    chair = case_history.all_chain_history(world.session, world.authority("npo-chair"), ks)
+    local = case_history.all_chain_history(world.session, world.authority("local-lead"), ks)
     assert {row.id for row in local} < {row.id for row in chair}
-    own = queries.all_history(world.session, ra)
+    own = case_history.all_history(world.session, ra)
     assert own == [row for row in chair if row.case_id == ra.id]
-    assert own == list(queries.history(world.session, ra, limit=500).items)
+    assert own == list(case_history.history(world.session, ra, limit=500).items)

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 
 from kflow.calendar import add_months
-from kflow.engine.deadlines import rung_dates
+from kflow.mailing.ladder import rung_dates
 from tests.api_support import Api
 from tests.conftest import make_settings
 from tests.timeline import adaptation_at, at, handed_off, published_ks

@@ -21,7 +21,6 @@ from kflow.followup import indicators
 from kflow.followup.models import Indicator, Measurement
 from kflow.mailing.models import OutboxMail
 from kflow.org.models import Membership, Unit, User
-from kflow.queries import lists as queries
 from kflow.web import limits
 from kflow.web.api.openapi import openapi_document
 from tests.api_support import Api
@@ -356,14 +355,14 @@ def test_offset_bounds_are_the_documented_ones(api, world):
         p["name"]: p["schema"]
         for p in openapi_document()["paths"]["/api/v1/inbox"]["get"]["parameters"]
     }
-    assert paging["offset"]["maximum"] == queries.MAX_OFFSET == limits.MAX_DB_INT
-    assert (paging["limit"]["minimum"], paging["limit"]["maximum"]) == (1, queries.MAX_LIMIT)
+    assert paging["offset"]["maximum"] == paging.MAX_OFFSET == limits.MAX_DB_INT
+    assert (paging["limit"]["minimum"], paging["limit"]["maximum"]) == (1, paging.MAX_LIMIT)
     for path in (f"/api/v1/{KS}", "/api/v1/inbox", "/api/v1/overview", "/api/v1/org-units"):
-        assert api.get(path, "npo-chair", offset=str(queries.MAX_OFFSET))["items"] == []
-        assert api.get(path, "npo-chair", limit=str(queries.MAX_LIMIT))["total"] >= 0
+        assert api.get(path, "npo-chair", offset=str(paging.MAX_OFFSET))["items"] == []
+        assert api.get(path, "npo-chair", limit=str(paging.MAX_LIMIT))["total"] >= 0
         api.error(
             "GET", path, "npo-chair", 422, "validation_error",
-            query={"offset": str(queries.MAX_OFFSET + 1)},
+            query={"offset": str(paging.MAX_OFFSET + 1)},
         )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from kflow.cases.models import Case
-from kflow.queries import lists as queries
+from kflow.queries import inbox as inbox_list
 from tests.world import MEMBERSHIPS
 
 TODAY = dt.date(2026, 6, 1)
@@ -46,24 +46,24 @@ def expected(session, authority):
 def test_inbox_pages_are_what_one_may_act_on_now_in_due_order(inbox_world, session, who):
     authority = inbox_world.authority(who)
     want = expected(session, authority)
-    page = queries.inbox(session, authority, limit=500)
+    page = inbox_list.inbox(session, authority, limit=500)
     assert ([c.id for c in page.items], page.total) == (want, len(want))
-    pages = [queries.inbox(session, authority, limit=3, offset=off) for off in range(0, 60, 3)]
+    pages = [inbox_list.inbox(session, authority, limit=3, offset=off) for off in range(0, 60, 3)]
     assert [c.id for p in pages for c in p.items] == want
     assert {p.total for p in pages} == {len(want)}
-    beyond = queries.inbox(session, authority, limit=10, offset=len(want) + 1)
+    beyond = inbox_list.inbox(session, authority, limit=10, offset=len(want) + 1)
     assert (list(beyond.items), beyond.total) == ([], len(want))
 
 
 def test_the_inbox_world_is_worth_checking(inbox_world, session):
     """Someone's inbox spans several pages of several case types, and someone reaches a case
     both as its owner and as its assignee (two parts of the query find it; it is listed once)."""
-    lead = queries.inbox(session, inbox_world.authority("vgr-lead"), limit=500)
+    lead = inbox_list.inbox(session, inbox_world.authority("vgr-lead"), limit=500)
     assert lead.total > 3 and len({c.type for c in lead.items}) >= 2
     twice = []
     for who in MEMBERSHIPS:
         authority = inbox_world.authority(who)
-        page = queries.inbox(session, authority, limit=500)
+        page = inbox_list.inbox(session, authority, limit=500)
         assert len({c.id for c in page.items}) == len(page.items) == page.total
         twice += [
             c

@@ -9,7 +9,7 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
-from kflow.queries import lists as queries
+from kflow import paging
 from kflow.states import MACHINES
 from kflow.web import create_app, limits
 from kflow.web.api.openapi import COLLECTIONS, openapi_document
@@ -227,7 +227,7 @@ def test_the_checker_catches_answers_the_document_does_not_describe(api, world):
 
 
 def test_query_parameters_are_declared_as_the_api_checks_them():
-    """Paging bounds are those of queries.page_args (and kflow.web.limits); a filter given must
+    """Paging bounds are those of paging.page_args (and kflow.web.limits); a filter given must
     not be empty; every operation may answer 414 for an over-long URL."""
     document = openapi_document()
     seen = set()
@@ -240,13 +240,13 @@ def test_query_parameters_are_declared_as_the_api_checks_them():
                 name, schema = parameter["name"], parameter["schema"]
                 seen.add(name)
                 if name == "offset":
-                    assert (schema["minimum"], schema["maximum"]) == (0, queries.MAX_OFFSET)
-                    assert queries.MAX_OFFSET == limits.MAX_DB_INT
+                    assert (schema["minimum"], schema["maximum"]) == (0, paging.MAX_OFFSET)
+                    assert paging.MAX_OFFSET == limits.MAX_DB_INT
                 elif name == "limit":
                     assert (schema["minimum"], schema["maximum"], schema["default"]) == (
                         1,
-                        queries.MAX_LIMIT,
-                        queries.DEFAULT_LIMIT,
+                        paging.MAX_LIMIT,
+                        paging.DEFAULT_LIMIT,
                     )
                 elif schema["type"] == "string":
                     # An empty value is refused: by an enum without "", or by minLength.

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from kflow.cases.models import Case
+from kflow.engine import visibility
 from kflow.engine.authority import SYSTEM, Authority
 from kflow.errors import ValidationError
-from kflow.queries import lists as queries
+from kflow.queries import overdue as overdue_list
 from tests.world import MEMBERSHIPS
 
 TODAY = dt.date(2026, 6, 1)
@@ -37,7 +38,7 @@ def overdue_world(world, session):
 def expected(session, authority):
     rows = session.execute(
         select(Case.id)
-        .where(queries.visible(authority), Case.due < TODAY)
+        .where(visibility.visible(authority), Case.due < TODAY)
         .order_by(Case.due, Case.id)
     ).all()
     return [row[0] for row in rows]
@@ -47,7 +48,7 @@ def expected(session, authority):
 def test_overdue_is_the_visible_cases_past_due(overdue_world, session, who):
     authority = overdue_world.authority(who)
     want = expected(session, authority)
-    page = queries.overdue(session, authority, TODAY, limit=500)
+    page = overdue_list.overdue(session, authority, TODAY, limit=500)
     assert [c.id for c in page.items] == want
     assert page.total == len(want)
     assert all(c.due < TODAY for c in page.items)
@@ -55,7 +56,7 @@ def test_overdue_is_the_visible_cases_past_due(overdue_world, session, who):
 
 def test_the_system_sees_every_case_past_due(overdue_world, session):
     want = session.scalars(select(Case.id).where(Case.due < TODAY).order_by(Case.due, Case.id))
-    page = queries.overdue(session, Authority(session, SYSTEM), TODAY, limit=500)
+    page = overdue_list.overdue(session, Authority(session, SYSTEM), TODAY, limit=500)
     assert [c.id for c in page.items] == list(want)
     assert page.total == len(page.items) > 4
 
@@ -64,11 +65,11 @@ def test_overdue_pages_and_limits(overdue_world, session):
     authority = overdue_world.authority("vgr-lead")
     everything = expected(session, authority)
     assert len(everything) > 4
-    first = queries.overdue(session, authority, TODAY, limit=3)
-    rest = queries.overdue(session, authority, TODAY, limit=500, offset=3)
+    first = overdue_list.overdue(session, authority, TODAY, limit=3)
+    rest = overdue_list.overdue(session, authority, TODAY, limit=500, offset=3)
     assert [c.id for c in first.items + list(rest.items)] == everything
     assert first.total == rest.total == len(everything)
-    beyond = queries.overdue(session, authority, TODAY, limit=10, offset=10_000)
+    beyond = overdue_list.overdue(session, authority, TODAY, limit=10, offset=10_000)
     assert (list(beyond.items), beyond.total) == ([], len(everything))
     with pytest.raises(ValidationError):
-        queries.overdue(session, authority, TODAY, offset=2**31)
+        overdue_list.overdue(session, authority, TODAY, offset=2**31)

@@ -1,6 +1,6 @@
 """`kflow scheduler`: three fixed jobs, Europe/Stockholm, coalescing, never more than one run.
 
-kflow.scheduler.build() returns the BlockingScheduler unstarted; to see the jobs as APScheduler
+kflow.jobs.scheduler.build() returns the BlockingScheduler unstarted; to see the jobs as APScheduler
 really holds them (defaults applied) it is started paused in a thread and shut down again.
 Running schedulers are tested with real processes in tests/test_exactly_once.py.
 """

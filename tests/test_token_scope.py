@@ -1,6 +1,6 @@
 """No API token acts beyond the reach of whoever made it.
 
-The rule (kflow.services.org.token_acts): a token an administrator made for another user (in
+The rule (kflow.accounts.tokens.token_acts): a token an administrator made for another user (in
 Administration, API-nycklar) records its minter, and acts only while the minter is active,
 holds ``admin``, and administers every unit the user holds a role in. A token the user made
 themself (signed in, or with a token of their own) and one an operator made at the command line

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from kflow.queries import lists as queries
+from kflow.queries import history as case_history
 from kflow.runtime import Runtime
 from kflow.states import MACHINES
 from tests.ui_support import Page, Ui
@@ -82,7 +82,7 @@ def test_knowledge_support_download_spans_the_chain_as_each_user_may_read_it(
     assert world.units["vgr-psyk-1"].name in handed[10]  # unit codes shown by name
     # The download holds exactly what the API's chain history holds for the same user.
     authority = world.authority("npo-chair")
-    assert len(rows) == queries.chain_history(world.session, authority, ks, limit=500).total
+    assert len(rows) == case_history.chain_history(world.session, authority, ks, limit=500).total
 
     ui.login("local-lead")
     local = read_csv(ui.get(f"/arenden/{ks.id}/historik.csv"))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from kflow.cases.models import Case
-from kflow.queries import lists as queries
+from kflow.engine import visibility
 from kflow.runtime import Runtime
 from kflow.web.ui.labels import today
 from tests.api_support import Api
@@ -37,7 +37,7 @@ def late_world(world: World, session):
 def expected(session, authority) -> list[int]:
     rows = session.execute(
         select(Case.id)
-        .where(queries.visible(authority), Case.due < today())
+        .where(visibility.visible(authority), Case.due < today())
         .order_by(Case.due, Case.id)
     )
     return [row[0] for row in rows]

@@ -1,7 +1,7 @@
 """kflow through its public service API, as the web request for a click does it.
 
 One ``Runtime.transaction()`` per click (BEGIN IMMEDIATE on SQLite); inside it an ``Authority``
-is built for the signed-in user and ``kflow.services.cases.fire_id`` moves the case with the
+is built for the signed-in user and ``kflow.engine.fire.fire`` (by id) moves the case with the
 client's ``lock_version``: the case and the user's roles on it in one read, trigger and version
 checks, the permission check through the unit closure, the state machine, the due date, the
 guarded UPDATE and the history row, then the commit. Who the user is was settled at sign-in

@@ -61,7 +61,7 @@ class ApiToken(Base):
     # Who made the token for the user, when that was someone else (an administrator); null when
     # the user made it (signed in with their password) or an operator did at the command line.
     # Such a token acts only while its minter administers every unit the user holds a role in
-    # (kflow.services.tokens.authenticate). A token made with a token inherits its minter.
+    # (kflow.accounts.tokens.authenticate). A token made with a token inherits its minter.
     minted_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

@@ -1,4 +1,4 @@
-"""Signed-in browser sessions, kept in the database (kflow.models.SignInSession).
+"""Signed-in browser sessions, kept in the database (kflow.accounts.models.SignInSession).
 
 The session cookie (signed by Flask, not secret from its holder) carries ``<id>.<secret>``; the
 row keeps the secret's SHA-256. A session is accepted while its row has not ended, the secret

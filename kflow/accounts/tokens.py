@@ -1,6 +1,6 @@
 """A user's own API tokens: authenticate with one, list them, make one more, revoke one.
 
-Only a token's SHA-256 is stored (kflow.services.org.hash_token). Administrators manage other
+Only a token's SHA-256 is stored (kflow.accounts.tokens.hash_token). Administrators manage other
 users' tokens in the web UI (Administration, API-nycklar), within the units they administer;
 through the API a user only ever sees and revokes their own, and another user's token id is
 answered as if it did not exist.
@@ -22,7 +22,7 @@ from kflow.accounts.models import ApiToken
 from kflow.db import utcnow
 from kflow.errors import NotFound, ValidationError
 from kflow.org.models import Membership, UnitClosure, User
-from kflow.queries.lists import Page, page_args
+from kflow.paging import Page, page_args
 
 # last_used_at is written at most this often per token, so a busy client costs no extra writes.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
@@ -149,7 +149,7 @@ def create_token(
     """Create a token; the plain token is returned once and never stored.
 
     ``minted_by``: the administrator who makes it for ``user`` (the token then acts only while
-    they administer the user, see kflow.services.tokens.authenticate); None when the user makes
+    they administer the user, see kflow.accounts.tokens.authenticate); None when the user makes
     their own or an operator does at the command line.
     """
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)

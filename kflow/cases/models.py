@@ -95,7 +95,7 @@ class Case(Base):
 
 
 class KnowledgeSupport(Case):
-    __mapper_args__ = {"polymorphic_identity": "knowledge_support"}
+    __mapper_args__ = {"polymorphic_identity": CaseType.KNOWLEDGE_SUPPORT.value}
 
     title: Mapped[str] = mapped_column(String(300), nullable=True)
     kind: Mapped[str] = mapped_column(String(32), nullable=True)
@@ -116,7 +116,7 @@ class KnowledgeSupport(Case):
 
 
 class ConsultationResponse(Case):
-    __mapper_args__ = {"polymorphic_identity": "consultation_response"}
+    __mapper_args__ = {"polymorphic_identity": CaseType.CONSULTATION_RESPONSE.value}
 
     round: Mapped[int] = mapped_column(nullable=True)
     position: Mapped[str | None] = mapped_column(String(32))
@@ -127,7 +127,7 @@ class ConsultationResponse(Case):
 
 
 class RegionalAdaptation(Case):
-    __mapper_args__ = {"polymorphic_identity": "regional_adaptation"}
+    __mapper_args__ = {"polymorphic_identity": CaseType.REGIONAL_ADAPTATION.value}
 
     adapted_version: Mapped[int] = mapped_column(nullable=True)
     decision_ref: Mapped[str | None] = mapped_column(String(200))
@@ -138,7 +138,7 @@ class RegionalAdaptation(Case):
 
 
 class LocalImplementation(Case):
-    __mapper_args__ = {"polymorphic_identity": "local_implementation"}
+    __mapper_args__ = {"polymorphic_identity": CaseType.LOCAL_IMPLEMENTATION.value}
 
     # "Klart senast" given at hand-off: when implementation should be done.
     target_date: Mapped[dt.date | None]
@@ -156,10 +156,10 @@ class LocalImplementation(Case):
 
 
 CASE_CLASSES: dict[str, type[Case]] = {
-    "knowledge_support": KnowledgeSupport,
-    "consultation_response": ConsultationResponse,
-    "regional_adaptation": RegionalAdaptation,
-    "local_implementation": LocalImplementation,
+    CaseType.KNOWLEDGE_SUPPORT: KnowledgeSupport,
+    CaseType.CONSULTATION_RESPONSE: ConsultationResponse,
+    CaseType.REGIONAL_ADAPTATION: RegionalAdaptation,
+    CaseType.LOCAL_IMPLEMENTATION: LocalImplementation,
 }
 
 

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from kflow.cases.events import SYSTEM_ACTOR
 from kflow.org.models import Membership, UnitClosure, User
+from kflow.org.roles import Role
 from kflow.states import MACHINES
 from kflow.states.base import CaseType, Scope, Trigger
 
-ADMIN = "admin"
+ADMIN = Role.ADMIN
 CLOSURE = cast(Table, UnitClosure.__table__)
 MEMBERSHIPS = cast(Table, Membership.__table__)
 REGION_WIDE = (CaseType.CONSULTATION_RESPONSE, CaseType.REGIONAL_ADAPTATION)
@@ -191,7 +192,7 @@ class Authority:
         adaptations are also visible to everyone working in that region (a local unit's staff see
         the adaptation their own implementation came from).
         """
-        if self.actor.is_system or case.type == "knowledge_support":
+        if self.actor.is_system or case.type == CaseType.KNOWLEDGE_SUPPORT:
             return True
         # Cheapest first: the case's own units are usually prefetched already.
         self.prefetch((case.owner_id, case.assignee_id, case.region_id))

@@ -31,14 +31,3 @@ def due_changes(
     if due == case.due and dest not in machine.final:
         return {"due": case.due, "next_reminder_on": case.next_reminder_on}
     return due_values(due, facts.settings)
-
-
-def rung_dates(due: dt.date, settings: Settings) -> list[tuple[str, dt.date]]:
-    """The reminder ladder for one due date, in order (lifecycle.md §4)."""
-    r = settings.reminders
-    return [
-        ("upcoming", add_business_days(due, -r.upcoming_business_days_before)),
-        ("due", due),
-        ("overdue", add_business_days(due, r.overdue_business_days_after)),
-        ("escalated", add_business_days(due, r.escalated_business_days_after)),
-    ]

@@ -31,6 +31,7 @@ from kflow.engine.history import CASES, EVENT_COLUMNS, EVENTS, RECORD, event_val
 from kflow.engine.params import clean_comment, clean_params
 from kflow.engine.read import case_to_fire
 from kflow.errors import Conflict, Forbidden, InvalidTransition, ValidationError
+from kflow.org.roles import Role
 from kflow.statements import Statement, connection_of
 from kflow.states import MACHINES
 from kflow.states.base import CaseMachine, DueFacts, InvalidMove, Trigger
@@ -107,7 +108,7 @@ def _event(firing: Firing, spec: Trigger, dest: str, override: bool) -> dict[str
         firing.case.state,
         dest,
         firing.actor,
-        firing.role if not override else "admin",
+        firing.role if not override else Role.ADMIN,
         firing.now,
         comment=firing.comment,
         params=firing.params,
@@ -156,7 +157,7 @@ def _authorize(authority: Authority, case: Case, spec: Trigger, override: bool) 
     if override:
         if not authority.is_admin_for(case):
             raise Forbidden("Bara en administratör med ansvar för ärendet kan göra undantag.")
-        return "admin"
+        return Role.ADMIN
     role = authority.role_for(case, spec)
     if role is None:
         if not spec.manual:

@@ -11,6 +11,7 @@ from kflow.cases.models import CASE_CLASSES, Case
 from kflow.engine.authority import CLOSURE, MEMBERSHIPS, Authority
 from kflow.errors import NotFound
 from kflow.statements import Statement
+from kflow.states.base import CaseType
 
 CASES = cast(Table, Case.__table__)
 # The case and, in the same query, the roles the actor holds above its owner, assignee and
@@ -69,7 +70,7 @@ def get_case(session: Session, case_id: Any, case_type: str | None = None) -> Ca
 
 def ks_owner_id(session: Session, case: Case) -> int | None:
     if case.knowledge_support_id is None:
-        return case.owner_id if case.type == "knowledge_support" else None
+        return case.owner_id if case.type == CaseType.KNOWLEDGE_SUPPORT else None
     return session.scalar(select(Case.owner_id).where(Case.id == case.knowledge_support_id))
 
 

@@ -19,6 +19,7 @@ from kflow.engine.history import CASES
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
 from kflow.states import MACHINES
+from kflow.states.base import CaseType
 
 EVERY_TYPE = tuple(MACHINES)
 
@@ -49,7 +50,7 @@ class Way(NamedTuple):
         return or_(self.column.is_(None), not_(seen))
 
 
-EVERY_SUPPORT = Way("every_support", ("knowledge_support",))
+EVERY_SUPPORT = Way("every_support", (CaseType.KNOWLEDGE_SUPPORT,))
 EVERY_CASE = Way("every_case", EVERY_TYPE)  # the system's
 
 # Ways that never reach the same case when the owner way leaves out the reached regions (see
@@ -83,7 +84,7 @@ def subquery_sets(units: set[int]) -> UnitSets:
         regions_above=select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(above)),
         owners=reach,
         their_supports=select(CASES.c.id).where(
-            CASES.c.type == "knowledge_support", CASES.c.owner_id.in_(reach)
+            CASES.c.type == CaseType.KNOWLEDGE_SUPPORT, CASES.c.owner_id.in_(reach)
         ),
     )
 
@@ -186,7 +187,8 @@ _REGIONS_ABOVE = select(Unit.id).where(
     ),
 )
 _THEIR_SUPPORTS = select(CASES.c.id).where(
-    CASES.c.type == "knowledge_support", CASES.c.owner_id.in_(bindparam("units", expanding=True))
+    CASES.c.type == CaseType.KNOWLEDGE_SUPPORT,
+    CASES.c.owner_id.in_(bindparam("units", expanding=True)),
 )
 
 

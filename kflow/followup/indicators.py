@@ -26,11 +26,12 @@ from kflow.engine.deadlines import due_values
 from kflow.errors import Forbidden, InvalidTransition, ValidationError
 from kflow.followup.models import Indicator, Measurement
 from kflow.org.models import Unit
+from kflow.org.roles import Role
 from kflow.states import local_implementation as li_states
 
 PERIOD_RE = re.compile(r"^(19|20)\d\d(-(0[1-9]|1[0-2])|-Q[1-4]|-H[12])?$")
-DEFINE_ROLES = ("chair", "process_lead")
-REPORT_ROLES = ("local_lead", "member")
+DEFINE_ROLES = (Role.CHAIR, Role.PROCESS_LEAD)
+REPORT_ROLES = (Role.LOCAL_LEAD, Role.MEMBER)
 
 
 def define_indicator(

@@ -16,12 +16,12 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from kflow.cases.models import Case
 from kflow.config import Settings
-from kflow.engine.authority import CLOSURE, MEMBERSHIPS
-from kflow.engine.history import CASES
 from kflow.mailing.messages import case_url
 from kflow.mailing.outbox import Mail, enqueue
-from kflow.org.models import Unit, User
+from kflow.org.models import Membership, Unit, UnitClosure, User
+from kflow.org.roles import Role
 from kflow.states import MACHINES
 from kflow.states.base import CaseType, Scope
 
@@ -61,6 +61,9 @@ class CaseFacts:
         return None
 
 
+CASES = cast(Table, Case.__table__)
+CLOSURE = cast(Table, UnitClosure.__table__)
+MEMBERSHIPS = cast(Table, Membership.__table__)
 UNITS = cast(Table, Unit.__table__)
 USERS = cast(Table, User.__table__)
 _KS = CASES.alias("ks_case")
@@ -122,7 +125,7 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
             owner_id,
             assignee,
             region,
-            ks_owner if ctype != "knowledge_support" else owner_id,
+            ks_owner if ctype != CaseType.KNOWLEDGE_SUPPORT else owner_id,
             ks_title or title or "",
             unit,
             due,
@@ -233,7 +236,7 @@ def deviation(
 ) -> int:
     """Tell the region's process leads that a local unit reported a deviation."""
     facts = load_facts(session, [case_id])[case_id]
-    leads = holders(session, [facts.region_id] if facts.region_id else [], "process_lead")
+    leads = holders(session, [facts.region_id] if facts.region_id else [], Role.PROCESS_LEAD)
     people = users_by_id(session, leads.get(facts.region_id or 0, set()))
     mails = [
         Mail(

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from kflow.calendar import local_date
 from kflow.cases.models import Case
 from kflow.config import Settings
-from kflow.engine.deadlines import rung_dates
 from kflow.mailing import notify
+from kflow.mailing.ladder import rung_dates
 from kflow.mailing.models import Notification, Reminder
 from kflow.mailing.outbox import Mail, enqueue
 from kflow.org.models import User
+from kflow.org.roles import Role
 
 BATCH = 500
 RUNG_LABELS = {
@@ -133,8 +134,8 @@ def _address(
     facts = notify.load_facts(session, [case_id for case_id, _, _ in fired])
     acting = notify.actors(session, list(facts.values()))
     tier_units = [f.tier_up_unit for f in facts.values() if f.tier_up_unit]
-    leads = notify.holders(session, tier_units, "process_lead")
-    chairs = notify.holders(session, tier_units, "chair")
+    leads = notify.holders(session, tier_units, Role.PROCESS_LEAD)
+    chairs = notify.holders(session, tier_units, Role.CHAIR)
     recipients: list[tuple[int, int, str, int]] = []  # (reminder id, user id, rung, case id)
     for case_id, reminder_id, rung in fired:
         f = facts[case_id]

@@ -46,7 +46,7 @@ class UnitClosure(Base):
     """Every (ancestor, descendant) pair of the unit graph, itself included at depth 0.
 
     Authority checks and visibility filters are one join against this table instead of a walk up
-    the tree. Maintained by kflow.services.org whenever a unit or a healthcare-region link is added.
+    the tree. Maintained by kflow.org.units whenever a unit or a healthcare-region link is added.
     """
 
     __tablename__ = "unit_closure"

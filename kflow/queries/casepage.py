@@ -20,6 +20,7 @@ from kflow.queries import units as unit_queries
 from kflow.queries.rows import overdue_days
 from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
+from kflow.states.base import CaseType
 
 
 @dataclasses.dataclass
@@ -101,7 +102,7 @@ def region_rows(
         c.region_id: c
         for c in session.scalars(
             select(Case).where(
-                Case.type == "regional_adaptation", Case.knowledge_support_id == ks.id
+                Case.type == CaseType.REGIONAL_ADAPTATION, Case.knowledge_support_id == ks.id
             )
         )
     }
@@ -119,7 +120,7 @@ def region_rows(
     counts: dict[int, dict[str, int]] = {}
     for region_id, state, count in session.execute(
         select(Case.region_id, Case.state, func.count())
-        .where(Case.type == "local_implementation", Case.knowledge_support_id == ks.id)
+        .where(Case.type == CaseType.LOCAL_IMPLEMENTATION, Case.knowledge_support_id == ks.id)
         .group_by(Case.region_id, Case.state)
     ):
         if region_id is not None:
@@ -167,7 +168,9 @@ def implementations(
 ) -> Implementations:
     found = list(
         session.scalars(
-            select(Case).where(Case.type == "local_implementation", Case.parent_id == adaptation.id)
+            select(Case).where(
+                Case.type == CaseType.LOCAL_IMPLEMENTATION, Case.parent_id == adaptation.id
+            )
         )
     )
     units = unit_queries.by_id(session, (c.owner_id for c in found))
@@ -245,7 +248,7 @@ def busy_units(session: Session, adaptation: Case) -> set[int]:
     return set(
         session.scalars(
             select(Case.owner_id).where(
-                Case.type == "local_implementation",
+                Case.type == CaseType.LOCAL_IMPLEMENTATION,
                 Case.parent_id == adaptation.id,
                 Case.state.in_([str(s) for s in li_states.OPEN]),
             )

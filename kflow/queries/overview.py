@@ -1,96 +1,111 @@
-"""The overview matrix: knowledge supports × the regions, one cell per regional adaptation,
-each as its viewer may see it."""
+"""Översikt's data: a page of knowledge supports, each region's adaptation and its local
+implementations counted by state."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from typing import Any, NamedTuple
 
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from kflow.cases.models import KnowledgeSupport
-from kflow.engine.authority import Authority
-from kflow.org.models import Unit
-from kflow.queries import units as unit_queries
-from kflow.queries.lists import OverviewRow
-from kflow.queries.rows import overdue_days
-from kflow.states import knowledge_support as ks_states
-from kflow.states import local_implementation as li_states
-
-DONE = frozenset(str(s) for s in li_states.DONE)
+from kflow.cases.models import Case, KnowledgeSupport
+from kflow.engine.history import CASES
+from kflow.errors import ValidationError
+from kflow.paging import Page, page_args
+from kflow.queries.lists import _kind, _unit_id
+from kflow.states import MACHINES
+from kflow.states.base import CaseType
 
 
-@dataclasses.dataclass
-class Cell:
-    """One region's cell: the public aggregate (the adaptation's state, the local units done)
-    for every viewer; the adaptation's id (the link) and delay only for a viewer who may read
-    the adaptation."""
+class AdaptationCell(NamedTuple):
+    """A regional adaptation as the overview shows it (a page holds a thousand of them)."""
 
-    region: Unit
-    adaptation_id: int | None  # None: no adaptation, or one the viewer may not open
-    state: str | None  # None: no adaptation yet
-    done: int
-    relevant: int
-    overdue_days: int
-
-    @property
-    def readable(self) -> bool:
-        return self.adaptation_id is not None
-
-    @property
-    def done_percent(self) -> int | None:
-        return round(100 * self.done / self.relevant) if self.relevant else None
-
-
-@dataclasses.dataclass
-class Row:
-    ks: KnowledgeSupport
-    owner: str
-    kind: str
+    id: int
+    type: str
     state: str
-    cells: list[Cell]
+    lock_version: int
+    owner_id: int
+    assignee_id: int | None
+    region_id: int | None
+    knowledge_support_id: int | None
+    due: dt.date | None
 
 
-def matrix(
-    session: Session,
-    authority: Authority,
-    page_rows: Sequence[OverviewRow],
-    regions: Sequence[Unit],
-    today: dt.date,
-) -> list[Row]:
-    """A page of the overview (kflow.queries.lists.overview) as rows of cells, one per region
-    of ``regions`` in the order given."""
-    units = unit_queries.by_id(session, (r.knowledge_support.owner_id for r in page_rows))
-    authority.prefetch_cases(
-        [a for r in page_rows for a in r.adaptations.values()],
-        [r.knowledge_support.owner_id for r in page_rows],
+@dataclasses.dataclass
+class OverviewRow:
+    knowledge_support: KnowledgeSupport
+    adaptations: dict[int, AdaptationCell]  # region id -> adaptation
+    # region id -> {state: count}
+    implementations: dict[int, dict[str, int]]
+
+
+# A page's adaptations and its implementations by region and state: index-only reads (a page
+# of 50 knowledge supports returns a thousand adaptations and thousands of counts).
+_ADAPTATIONS_OF = select(*(CASES.c[name] for name in AdaptationCell._fields)).where(
+    CASES.c.type == CaseType.REGIONAL_ADAPTATION,
+    CASES.c.knowledge_support_id.in_(bindparam("supports", expanding=True)),
+)
+
+
+_IMPLEMENTATIONS_OF = (
+    select(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state, func.count())
+    .where(
+        CASES.c.type == CaseType.LOCAL_IMPLEMENTATION,
+        CASES.c.knowledge_support_id.in_(bindparam("supports", expanding=True)),
     )
-    rows = []
-    for row in page_rows:
-        ks = row.knowledge_support
-        cells = []
-        for region in regions:
-            adaptation = row.adaptations.get(region.id)
-            counts = row.implementations.get(region.id, {})
-            readable = adaptation is not None and authority.can_read(adaptation, ks.owner_id)
-            cells.append(
-                Cell(
-                    region=region,
-                    adaptation_id=adaptation.id if adaptation and readable else None,
-                    state=adaptation.state if adaptation else None,
-                    done=sum(n for s, n in counts.items() if s in DONE),
-                    relevant=sum(n for s, n in counts.items() if s != "cancelled"),
-                    overdue_days=overdue_days(adaptation, today) if adaptation and readable else 0,
-                )
-            )
-        rows.append(
-            Row(
-                ks,
-                units[ks.owner_id].name,
-                ks_states.KINDS.get(ks.kind, ks.kind),
-                ks.state_label,
-                cells,
-            )
-        )
-    return rows
+    .group_by(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state)
+)
+
+
+def overview(
+    session: Session,
+    *,
+    owner: str | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+    limit: Any = None,
+    offset: Any = None,
+) -> Page:
+    """Per knowledge support, each region's adaptation and its local implementations by state.
+
+    Three queries per page whatever its size: the knowledge supports, their adaptations, and the
+    implementation counts grouped by (knowledge support, region, state).
+    """
+    lim, off = page_args(limit, offset)
+    conditions: list[ColumnElement[bool]] = [Case.type == CaseType.KNOWLEDGE_SUPPORT]
+    if owner:
+        conditions.append(Case.owner_id == _unit_id(session, owner, "owner"))
+    if kind:
+        conditions.append(KnowledgeSupport.kind == _kind(kind))
+    if state:
+        if state not in MACHINES[CaseType.KNOWLEDGE_SUPPORT].state_names:
+            raise ValidationError("state är inget läge för kunskapsstöd.")
+        conditions.append(Case.state == state)
+    where = and_(*conditions)
+    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
+    supports = session.scalars(
+        select(KnowledgeSupport).where(where).order_by(Case.id.desc()).limit(lim).offset(off)
+    ).all()
+    ids = [ks.id for ks in supports]
+    rows = {ks.id: OverviewRow(ks, {}, defaultdict(dict)) for ks in supports}
+    if ids:
+        supports_of = {"supports": ids}
+        connection = session.connection()
+        for values in connection.execute(_ADAPTATIONS_OF, supports_of):
+            adaptation = AdaptationCell(*values)
+            assert adaptation.knowledge_support_id is not None and adaptation.region_id
+            rows[adaptation.knowledge_support_id].adaptations[adaptation.region_id] = adaptation
+        counts = connection.execute(_IMPLEMENTATIONS_OF, supports_of).all()
+        for ks_id, region_id, li_state, count in counts:
+            assert ks_id is not None and region_id is not None
+            rows[ks_id].implementations[region_id][li_state] = count
+    return Page([rows[i] for i in ids], total)

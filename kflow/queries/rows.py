@@ -16,7 +16,7 @@ from kflow.cases.models import Case, KnowledgeSupport
 from kflow.engine.authority import Authority
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
-from kflow.states.base import Trigger
+from kflow.states.base import CaseType, Trigger
 
 # The local team's next step, offered as a one-click button right in the inbox.
 PRIMARY_TRIGGERS = ("acknowledge", "start_implementation", "report_implemented")
@@ -73,7 +73,7 @@ def case_rows(
             unit = f"{owner} (tilldelad {units[case.assignee_id].name})"
         region = units[case.region_id].name if case.region_id is not None else None
         primary = None
-        if case.type == "local_implementation":
+        if case.type == CaseType.LOCAL_IMPLEMENTATION:
             allowed = set(authority.allowed_triggers(case))
             name = next((t for t in PRIMARY_TRIGGERS if t in allowed), None)
             primary = machine.triggers[name] if name else None

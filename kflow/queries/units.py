@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from kflow.errors import ValidationError
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import NATIONAL_KINDS, UnitKind
-from kflow.queries.lists import Page, page_args
+from kflow.paging import Page, page_args
 
 
 def by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Unit]:

@@ -4,6 +4,7 @@ sent back to reassess), a withdrawal, two cancellations and a send-back from app
 from __future__ import annotations
 
 from kflow.cases.models import KnowledgeSupport
+from kflow.states.base import CaseType
 from kflow.tools.demo.builder import Builder
 from kflow.tools.demo.national import advance
 from kflow.tools.demo.people import OWNERS, REGION_STAFF
@@ -30,7 +31,7 @@ def beyond_the_path(b: Builder, made: dict[str, KnowledgeSupport]) -> None:
     b.fire(flimmer, "start_revision", lead, 230)
     b.fire(flimmer, "approve_for_review", chair, 160)
     advance(b, flimmer, Story(flimmer.title, PSVF, HJARTA, "published", 0, responses=3), 160)
-    vgr = b.child("regional_adaptation", flimmer, "vgr")
+    vgr = b.child(CaseType.REGIONAL_ADAPTATION, flimmer, "vgr")
     b.fire(vgr, "start_assessment", REGION_STAFF["vgr"]["coordinator"], 8)
     # Withdrawal cancels every open regional and local case.
     b.fire(

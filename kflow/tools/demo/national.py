@@ -10,6 +10,7 @@ from kflow.calendar import next_working_day, previous_working_day
 from kflow.cases.models import KnowledgeSupport
 from kflow.engine.create import create_knowledge_support
 from kflow.followup import indicators
+from kflow.states.base import CaseType
 from kflow.tools.demo.builder import Builder
 from kflow.tools.demo.people import OWNERS, REGION_STAFF
 from kflow.tools.demo.regional import regional
@@ -121,7 +122,7 @@ def _respond(
 ) -> None:
     """Let ``region`` answer the consultation opened ``day`` days ago, closing ``last``."""
     staff = REGION_STAFF[region]
-    response = b.child("consultation_response", ks, region)
+    response = b.child(CaseType.CONSULTATION_RESPONSE, ks, region)
     started = max(last + 1, day - 4 - 3 * offset)
     if started >= day:
         started = day - 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kflow.cases.models import Case, KnowledgeSupport
+from kflow.states.base import CaseType
 from kflow.tools.demo.builder import Builder
 from kflow.tools.demo.local import local
 from kflow.tools.demo.people import REGION_STAFF
@@ -16,7 +17,7 @@ from kflow.tools.demo.units import DECISION_PREFIX
 
 def regional(b: Builder, ks: KnowledgeSupport, spec: Regional) -> None:
     """Drive the region's adaptation of ``ks`` to ``spec.until``."""
-    ra = b.child("regional_adaptation", ks, spec.region)
+    ra = b.child(CaseType.REGIONAL_ADAPTATION, ks, spec.region)
     adopted = _decide(b, ra, spec)
     if adopted is not None:
         _carry_out(b, ks, ra, spec, adopted)
@@ -79,7 +80,7 @@ def _carry_out(b: Builder, ks: KnowledgeSupport, ra: Case, spec: Regional, day: 
     b.fire(ra, "hand_off", staff["coordinator"], day, units=sorted(spec.locals), due=target)
     last = day
     for index, (unit, state) in enumerate(spec.locals.items()):
-        li = b.child("local_implementation", ks, unit, parent=ra)
+        li = b.child(CaseType.LOCAL_IMPLEMENTATION, ks, unit, parent=ra)
         last = min(last, local(b, li, spec.region, unit, state, day, spec.gap, index))
     if spec.until == "implementing":
         return

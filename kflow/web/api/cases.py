@@ -7,20 +7,26 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from kflow import paging
 from kflow.calendar import local_date
 from kflow.db import utcnow
 from kflow.engine import create as create_case
 from kflow.engine import fire as engine
 from kflow.engine.read import case_to_fire, readable_case
 from kflow.errors import ValidationError
-from kflow.queries import lists as queries
+from kflow.queries import history as history_rows
+from kflow.queries import inbox as inbox_list
+from kflow.queries import lists as case_lists
+from kflow.queries import overdue as overdue_list
+from kflow.queries import overview as overview_data
 from kflow.queries import units as unit_queries
+from kflow.states.base import CaseType
 from kflow.web import boundary
 from kflow.web.api.base import authority, bp, case_type_for, json_body, text_field
 from kflow.web.api.serialize import Serializer, event, unit
 
 
-def listing(page: queries.Page, items: list[Any]) -> Response:
+def listing(page: paging.Page, items: list[Any]) -> Response:
     return jsonify(items=items, total=page.total)
 
 
@@ -70,7 +76,7 @@ def list_cases(collection: str) -> Response:
     case_type = case_type_for(collection)
     session = boundary.session()
     args = request.args
-    page = queries.list_cases(
+    page = case_lists.list_cases(
         session,
         authority(),
         case_type,
@@ -78,8 +84,8 @@ def list_cases(collection: str) -> Response:
         region=args.get("region"),
         unit=args.get("unit"),
         state=args.get("state"),
-        owner=args.get("owner") if case_type == "knowledge_support" else None,
-        kind=args.get("kind") if case_type == "knowledge_support" else None,
+        owner=args.get("owner") if case_type == CaseType.KNOWLEDGE_SUPPORT else None,
+        kind=args.get("kind") if case_type == CaseType.KNOWLEDGE_SUPPORT else None,
         limit=args.get("limit"),
         offset=args.get("offset"),
     )
@@ -128,7 +134,7 @@ def fire(collection: str, case_id: int) -> Response:
 def case_history(collection: str, case_id: int) -> Response:
     session = boundary.session()
     case = readable_case(session, authority(), case_id, case_type_for(collection))
-    page = queries.history(
+    page = history_rows.history(
         session, case, limit=request.args.get("limit"), offset=request.args.get("offset")
     )
     return listing(page, [event(row) for row in page.items])
@@ -139,7 +145,7 @@ def chain_history(case_id: int) -> Response:
     """The knowledge support's history and that of every case below it the caller may read."""
     session = boundary.session()
     ks = readable_case(session, authority(), case_id, "knowledge_support")
-    page = queries.chain_history(
+    page = history_rows.chain_history(
         session, authority(), ks, limit=request.args.get("limit"), offset=request.args.get("offset")
     )
     return listing(page, [event(row) for row in page.items])
@@ -148,7 +154,7 @@ def chain_history(case_id: int) -> Response:
 @bp.get("/inbox")
 def inbox() -> Response:
     session = boundary.session()
-    page = queries.inbox(
+    page = inbox_list.inbox(
         session, authority(), limit=request.args.get("limit"), offset=request.args.get("offset")
     )
     return listing(page, Serializer(session, authority()).cases(page.items))
@@ -157,7 +163,7 @@ def inbox() -> Response:
 @bp.get("/overdue")
 def overdue() -> Response:
     session = boundary.session()
-    page = queries.overdue(
+    page = overdue_list.overdue(
         session,
         authority(),
         local_date(utcnow()),
@@ -171,7 +177,7 @@ def overdue() -> Response:
 def overview() -> Response:
     session = boundary.session()
     args = request.args
-    page = queries.overview(
+    page = overview_data.overview(
         session,
         owner=args.get("owner"),
         kind=args.get("kind"),

@@ -6,17 +6,18 @@ import functools
 from typing import Any
 
 from kflow.org.roles import Role, UnitKind
-from kflow.queries.lists import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from kflow.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from kflow.states import MACHINES
 from kflow.states import consultation_response as cr_states
 from kflow.states import knowledge_support as ks_states
+from kflow.states.base import CaseType
 from kflow.web.limits import MAX_URL_LENGTH
 
-COLLECTIONS = {
-    "knowledge-supports": "knowledge_support",
-    "consultation-responses": "consultation_response",
-    "regional-adaptations": "regional_adaptation",
-    "local-implementations": "local_implementation",
+COLLECTIONS: dict[str, str] = {
+    "knowledge-supports": CaseType.KNOWLEDGE_SUPPORT,
+    "consultation-responses": CaseType.CONSULTATION_RESPONSE,
+    "regional-adaptations": CaseType.REGIONAL_ADAPTATION,
+    "local-implementations": CaseType.LOCAL_IMPLEMENTATION,
 }
 ERROR_CODES = [
     "unauthenticated",
@@ -52,7 +53,7 @@ def _list_of(name: str) -> dict[str, Any]:
     }
 
 
-# The bounds kflow.services.queries.page_args enforces (MAX_OFFSET: what every database takes).
+# The bounds kflow.paging.page_args enforces (MAX_OFFSET: what every database takes).
 PAGING = [
     {
         "name": "limit",
@@ -107,7 +108,7 @@ def _case_schema(case_type: str) -> dict[str, Any]:
         "updated_at": {"type": "string", "format": "date-time"},
         "outcome": {"type": "object", "description": "Effects of the trigger just fired"},
     }
-    if case_type == "knowledge_support":
+    if case_type == CaseType.KNOWLEDGE_SUPPORT:
         props |= {
             "title": {"type": "string"},
             "kind": {"type": "string", "enum": list(ks_states.KINDS)},
@@ -127,7 +128,7 @@ def _case_schema(case_type: str) -> dict[str, Any]:
         }
     else:
         props |= {"knowledge_support": {"type": "integer"}, "region": {"type": "string"}}
-    if case_type == "consultation_response":
+    if case_type == CaseType.CONSULTATION_RESPONSE:
         props |= {
             "round": {"type": "integer"},
             "position": {
@@ -135,13 +136,13 @@ def _case_schema(case_type: str) -> dict[str, Any]:
                 "enum": [key for key, _ in cr_states.POSITIONS] + [None],
             },
         }
-    if case_type == "regional_adaptation":
+    if case_type == CaseType.REGIONAL_ADAPTATION:
         props |= {
             "adapted_version": {"type": "integer"},
             "assignee": NULLABLE_STRING,
             "decision_ref": NULLABLE_STRING,
         }
-    if case_type == "local_implementation":
+    if case_type == CaseType.LOCAL_IMPLEMENTATION:
         props |= {
             "unit": {"type": "string"},
             "adaptation": {"type": "integer"},
@@ -176,7 +177,7 @@ def _collection_paths(collection: str, case_type: str) -> dict[str, Any]:
         _filter("unit"),
         _filter("state", {"type": "string", "enum": [s.value for s in MACHINES[case_type].states]}),
     ]
-    if case_type == "knowledge_support":
+    if case_type == CaseType.KNOWLEDGE_SUPPORT:
         filters += [
             _filter("owner"),
             _filter("kind", {"type": "string", "enum": list(ks_states.KINDS)}),
@@ -576,7 +577,8 @@ def openapi_document() -> dict[str, Any]:
                                     "state": {
                                         "type": "string",
                                         "enum": [
-                                            s.value for s in MACHINES["regional_adaptation"].states
+                                            s.value
+                                            for s in MACHINES[CaseType.REGIONAL_ADAPTATION].states
                                         ],
                                     },
                                     "state_label": {"type": "string"},
@@ -588,7 +590,8 @@ def openapi_document() -> dict[str, Any]:
                                 "description": "Local implementations of the region by state",
                                 "propertyNames": {
                                     "enum": [
-                                        s.value for s in MACHINES["local_implementation"].states
+                                        s.value
+                                        for s in MACHINES[CaseType.LOCAL_IMPLEMENTATION].states
                                     ]
                                 },
                                 "additionalProperties": {"type": "integer", "minimum": 1},

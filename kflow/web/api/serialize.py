@@ -18,8 +18,10 @@ from kflow.cases.models import (
 from kflow.engine.authority import Authority
 from kflow.org.models import Unit
 from kflow.queries import units
-from kflow.queries.lists import OverviewRow, regions
+from kflow.queries.lists import regions
+from kflow.queries.overview import OverviewRow
 from kflow.states import MACHINES
+from kflow.states.base import CaseType
 
 
 class Serializer:
@@ -101,7 +103,7 @@ class Serializer:
 
     def overview(self, rows: list[OverviewRow]) -> list[dict[str, Any]]:
         all_regions = regions(self.session)
-        adaptation_machine = MACHINES["regional_adaptation"]
+        adaptation_machine = MACHINES[CaseType.REGIONAL_ADAPTATION]
         self.prepare([row.knowledge_support for row in rows])
         self.authority.prefetch_cases(
             [a for row in rows for a in row.adaptations.values()],

@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from kflow.engine.authority import Actor, Authority
 from kflow.errors import KflowError
+from kflow.org.roles import Role
 from kflow.web import boundary, errors
 
 # No inline scripts or styles anywhere, so the policy can be this strict.
@@ -33,7 +34,7 @@ def authority() -> Authority:
 
 
 def is_admin() -> bool:
-    return any(role == "admin" for _, role in authority().memberships)
+    return any(role == Role.ADMIN for _, role in authority().memberships)
 
 
 def _require_login() -> Any:

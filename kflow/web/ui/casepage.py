@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kflow import paging
 from kflow.cases.events import SYSTEM_ACTOR
 from kflow.cases.models import (
     Case,
@@ -20,7 +21,7 @@ from kflow.cases.models import (
 )
 from kflow.org.models import Unit
 from kflow.queries import casepage as page_queries
-from kflow.queries import lists as queries
+from kflow.queries import history as case_history
 from kflow.queries import units as unit_queries
 from kflow.queries.rows import overdue_days
 from kflow.states import MACHINES
@@ -28,7 +29,7 @@ from kflow.states import consultation_response as cr_states
 from kflow.states import knowledge_support as ks_states
 from kflow.web.ui import labels
 
-HISTORY_LIMIT = queries.MAX_LIMIT
+HISTORY_LIMIT = paging.MAX_LIMIT
 
 
 @dataclasses.dataclass
@@ -116,7 +117,7 @@ def facts(
 
 
 def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
-    page = queries.history(session, case, limit=HISTORY_LIMIT)
+    page = case_history.history(session, case, limit=HISTORY_LIMIT)
     return describe(session, page.items, {case.id: case.type}), page.total
 
 

@@ -13,11 +13,12 @@ from kflow.engine.read import case_to_fire, readable_case
 from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
 from kflow.followup import indicators
 from kflow.queries import casepage as page_queries
-from kflow.queries import lists as queries
+from kflow.queries import history as case_history
+from kflow.queries import lists as case_lists
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
-from kflow.states.base import Trigger
+from kflow.states.base import CaseType, Trigger
 from kflow.web import boundary
 from kflow.web.ui import casepage, diagram
 from kflow.web.ui.base import authority, install
@@ -64,7 +65,7 @@ def render_case(
         "number": casepage.number,
     }
     if isinstance(case, KnowledgeSupport):
-        regions = sorted_regions(queries.regions(session))
+        regions = sorted_regions(case_lists.regions(session))
         context["regions"] = rows = page_queries.region_rows(session, auth, case, regions, day)
         context["regions_hidden"] = any(row.hidden for row in rows)
         context["indicators"] = page_queries.indicators_of(session, case.id)
@@ -102,9 +103,9 @@ def history_export(case_id: int) -> Any:
     auth = authority()
     case = readable_case(session, auth, case_id)
     if isinstance(case, KnowledgeSupport):
-        rows = queries.all_chain_history(session, auth, case)
+        rows = case_history.all_chain_history(session, auth, case)
     else:
-        rows = queries.all_history(session, case)
+        rows = case_history.all_history(session, case)
     tz = boundary.runtime().settings.timezone
     header, lines = casepage.history_table(session, rows, tz)
     return csv_download(f"historik-{case.id}.csv", header, lines)
@@ -180,7 +181,7 @@ def fire(case_id: int) -> Any:
 def report_measurement(case_id: int) -> Any:
     session = boundary.session()
     auth = authority()
-    case = readable_case(session, auth, case_id, "local_implementation")
+    case = readable_case(session, auth, case_id, CaseType.LOCAL_IMPLEMENTATION)
     assert isinstance(case, LocalImplementation)
     form = request.form
     raw_indicator = form.get("indicator", "")

@@ -15,6 +15,7 @@ from kflow.org.models import Unit
 from kflow.org.roles import NATIONAL_KINDS
 from kflow.queries import units as unit_queries
 from kflow.states import knowledge_support as ks_states
+from kflow.states.base import CaseType
 from kflow.web import boundary
 from kflow.web.ui.base import authority, install
 from kflow.web.ui.cases import render_case
@@ -105,7 +106,7 @@ def _form_page(owners: list[Unit], error: str | None = None, status: int = 200) 
 def define_indicator(case_id: int) -> Any:
     session = boundary.session()
     auth = authority()
-    case = readable_case(session, auth, case_id, "knowledge_support")
+    case = readable_case(session, auth, case_id, CaseType.KNOWLEDGE_SUPPORT)
     assert isinstance(case, KnowledgeSupport)
     form = request.form
     try:

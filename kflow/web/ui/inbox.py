@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from kflow.queries import lists as queries
+from kflow import paging
+from kflow.queries import inbox as inbox_list
 from kflow.queries.rows import case_rows
 from kflow.web import boundary
 from kflow.web.ui.base import authority, install
@@ -22,8 +23,8 @@ PAGE_SIZE = 100
 def index() -> Any:
     session = boundary.session()
     auth = authority()
-    limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
-    page = queries.inbox(session, auth, limit=limit, offset=offset)
+    limit, offset = paging.page_args(PAGE_SIZE, request.args.get("offset"))
+    page = inbox_list.inbox(session, auth, limit=limit, offset=offset)
     rows = case_rows(session, auth, page.items, today())
     return render_template(
         "ui/inbox.html",

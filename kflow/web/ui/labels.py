@@ -1,7 +1,7 @@
 """Swedish display text the pages share: short state labels, dates and times, message wording.
 
 Full state, trigger, role and kind labels come from their declarations (kflow.states,
-kflow.models); only what the declarations do not carry is written here.
+kflow.org.roles); only what the declarations do not carry is written here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from kflow.db import utcnow
 from kflow.org.models import Unit
 from kflow.org.roles import ROLE_LABELS
 from kflow.states import MACHINES
-from kflow.states.base import Trigger
+from kflow.states.base import CaseType, Trigger
 
 NO_ADAPTATION = "Ej mottagen"
 DIRECTION_LABELS = {"higher": "Högre är bättre", "lower": "Lägre är bättre"}
@@ -49,11 +49,11 @@ def sorted_regions(regions: Iterable[Unit]) -> list[Unit]:
 
 def adaptation_short(state: str | None) -> str:
     """A regional adaptation's state in an overview cell (None: no adaptation yet)."""
-    return MACHINES["regional_adaptation"].short_label(state) if state else NO_ADAPTATION
+    return MACHINES[CaseType.REGIONAL_ADAPTATION].short_label(state) if state else NO_ADAPTATION
 
 
 def adaptation_label(state: str | None) -> str:
-    return MACHINES["regional_adaptation"].state_label(state) if state else NO_ADAPTATION
+    return MACHINES[CaseType.REGIONAL_ADAPTATION].state_label(state) if state else NO_ADAPTATION
 
 
 @dataclasses.dataclass
@@ -69,7 +69,7 @@ class Legend:
 
 def legend() -> list[Legend]:
     """What the overview's cells mean: each state of a regional adaptation, and none yet."""
-    machine = MACHINES["regional_adaptation"]
+    machine = MACHINES[CaseType.REGIONAL_ADAPTATION]
     items = [
         Legend(s, machine.short_label(s), machine.state_label(s)) for s in machine.state_labels
     ]

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from kflow.queries import lists as queries
+from kflow import paging
+from kflow.queries import overdue as overdue_list
 from kflow.queries.rows import case_rows
 from kflow.web import boundary
 from kflow.web.ui.base import authority, install
@@ -24,8 +25,8 @@ def index() -> Any:
     session = boundary.session()
     auth = authority()
     day = today()
-    limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
-    page = queries.overdue(session, auth, day, limit=limit, offset=offset)
+    limit, offset = paging.page_args(PAGE_SIZE, request.args.get("offset"))
+    page = overdue_list.overdue(session, auth, day, limit=limit, offset=offset)
     return render_template(
         "ui/overdue.html",
         rows=case_rows(session, auth, page.items, day),

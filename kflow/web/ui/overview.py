@@ -8,11 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from kflow.queries import lists as queries
-from kflow.queries import overview as matrix
+from kflow import paging
+from kflow.queries import lists as case_lists
+from kflow.queries import matrix
+from kflow.queries import overview as overview_data
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states import knowledge_support as ks_states
+from kflow.states.base import CaseType
 from kflow.web import boundary
 from kflow.web.ui import labels
 from kflow.web.ui.base import authority, install
@@ -34,9 +37,9 @@ def _filters(args: MultiDict[str, str]) -> dict[str, str | None]:
 def index() -> Any:
     session = boundary.session()
     filters = _filters(request.args)
-    limit, offset = queries.page_args(PAGE_SIZE, request.args.get("offset"))
-    page = queries.overview(session, **filters, limit=limit, offset=offset)
-    regions = labels.sorted_regions(queries.regions(session))
+    limit, offset = paging.page_args(PAGE_SIZE, request.args.get("offset"))
+    page = overview_data.overview(session, **filters, limit=limit, offset=offset)
+    regions = labels.sorted_regions(case_lists.regions(session))
     rows = matrix.matrix(session, authority(), page.items, regions, today())
     return render_template(
         "ui/overview.html",
@@ -48,7 +51,7 @@ def index() -> Any:
         legend=labels.legend(),
         owners=unit_queries.national(session),
         kinds=ks_states.KINDS,
-        states=MACHINES["knowledge_support"].state_labels,
+        states=MACHINES[CaseType.KNOWLEDGE_SUPPORT].state_labels,
         filters=filters,
         query={k: v for k, v in filters.items() if v},
         total=page.total,
@@ -62,16 +65,16 @@ def export() -> Response:
     """Every knowledge support matching the filters (all pages), as Swedish Excel reads CSV."""
     session = boundary.session()
     filters = _filters(request.args)
-    regions = labels.sorted_regions(queries.regions(session))
+    regions = labels.sorted_regions(case_lists.regions(session))
     auth = authority()
     day = today()
-    first = queries.overview(session, **filters, limit=queries.MAX_LIMIT, offset=0)
+    first = overview_data.overview(session, **filters, limit=paging.MAX_LIMIT, offset=0)
 
     def pages() -> Iterator[list[matrix.Row]]:
         yield matrix.matrix(session, auth, first.items, regions, day)
         offset = len(first.items)
         while offset < first.total:
-            page = queries.overview(session, **filters, limit=queries.MAX_LIMIT, offset=offset)
+            page = overview_data.overview(session, **filters, limit=paging.MAX_LIMIT, offset=offset)
             if not page.items:
                 break
             yield matrix.matrix(session, auth, page.items, regions, day)
