@@ -50,7 +50,7 @@ def run_kflow(
     from kflow.cases.models import Case
     from kflow.db import utcnow
     from kflow.engine.authority import Actor, Authority
-    from kflow.engine.fire import fire as fire_id
+    from kflow.engine.fire import fire
     from kflow.engine.read import get_case
     from kflow.org.models import User
     from kflow.runtime import settle_heap
@@ -70,7 +70,7 @@ def run_kflow(
 
     def click(user_id: int, case_id: int, trigger: str, version: int, **kwargs: Any) -> Any:
         with runtime.transaction() as session:
-            return fire_id(
+            return fire(
                 session,
                 Authority(session, actors[user_id]),
                 case_id,
@@ -91,7 +91,7 @@ def run_kflow(
             ks = args["supports"][0]
             chair = Authority(session, actors[ks["chair"]])
             params = {"decision_ref": "NPO-rehearsal"}
-            fire_id(session, chair, ks["id"], "publish", settings=settings, params=params)
+            fire(session, chair, ks["id"], "publish", settings=settings, params=params)
             ra = session.scalars(
                 select(Case)
                 .where(Case.type == "regional_adaptation", Case.knowledge_support_id == ks["id"])
@@ -102,7 +102,7 @@ def run_kflow(
             Driver(session, settings).adapt_to_adopted(ra, region)
             units = {"units": info.handoff_units(region["code"]), "due": due}
             coordinator = Authority(session, actors[region["coordinator"]])
-            fire_id(session, coordinator, ra.id, "hand_off", settings=settings, params=units)
+            fire(session, coordinator, ra.id, "hand_off", settings=settings, params=units)
         finally:
             session.rollback()
             session.close()

@@ -28,7 +28,9 @@ from kflow.db import make_engine
 from kflow.runtime import Runtime
 from kflow.tools.migrate import upgrade
 from kflow.tools.seed import seed
-from tests.world import World
+from tests.support.api_support import Api
+from tests.support.ui_support import Ui
+from tests.support.world import World
 
 PG_ADMIN_URL = os.environ.get(
     "KFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -178,5 +180,17 @@ def committed_runtime(database: Database, settings: Settings) -> Iterator[Runtim
 
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
-    """A small organisation with a user for every role (see tests/world.py)."""
+    """A small organisation with a user for every role (see tests/support/world.py)."""
     return World.build(session, settings)
+
+
+@pytest.fixture
+def ui(runtime: Runtime, world: World) -> Ui:
+    """The web UI through Flask's test client, as the users of the world."""
+    return Ui(runtime, world)
+
+
+@pytest.fixture
+def api(runtime: Runtime, world: World) -> Api:
+    """The JSON API over HTTP, as the users of the world (each gets a token on first use)."""
+    return Api(runtime, world)

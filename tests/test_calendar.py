@@ -23,7 +23,7 @@ from kflow.calendar import (
 )
 from kflow.config import ConsultationSettings
 from kflow.errors import KflowError
-from tests.checks import refused
+from tests.support.checks import refused
 
 D = dt.date.fromisoformat
 CONSULTATION = ConsultationSettings()

@@ -1,0 +1,373 @@
+"""The web UI in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright.
+
+A real ``kflow serve`` (gunicorn) runs on a free port against a fresh SQLite database loaded
+with ``kflow db upgrade`` and ``kflow demo``; each test is one demo user at work. The tests save
+screenshots to docs/screenshots/ (shown in README.md), overwritten on every run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kflow.cases.models import Case
+from kflow.db import make_engine
+from kflow.org.models import Unit
+from tests.support.cli_support import KFLOW, ROOT
+from tests.support.served import serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does) "
+        "to run the browser tests",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "kflow-demo"  # the demo users' default password
+DEPRESSION = "Depression och ångestsyndrom hos vuxna"  # adopted by Region Stockholm in the demo
+FOTSAR = "Diabetes med hög risk för fotsår"  # adopted by Västra Götalandsregionen in the demo
+
+# Every element wider than the page that is not inside one of the scrolling containers.
+OVERFLOW_JS = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect()
+    .right > width + 1 && !e.closest('.table-scroll, .matrix-scroll'));
+  return {page: document.documentElement.scrollWidth, width,
+          wide: wide.slice(0, 5).map(e => e.tagName + '.' + e.className)};
+}"""
+# The focused element and whether its focus ring shows.
+FOCUS_JS = """() => {
+  const e = document.activeElement, style = getComputedStyle(e), box = e.getBoundingClientRect();
+  return {id: e.id, tag: e.tagName, text: (e.textContent || '').trim(),
+          outline: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth),
+          onScreen: box.width > 0 && box.top >= 0 && box.bottom <= innerHeight};
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_kflow(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(
+        [str(KFLOW), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"kflow {' '.join(args)}: {done.stderr}"
+
+
+def adopted_adaptation(url: str, region: str) -> int:
+    """The id of ``region``'s adaptation that the demo left in 'adopted' (Beslut: införs)."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        found = session.scalars(
+            select(Case.id)
+            .join(Unit, Unit.id == Case.owner_id)
+            .where(Case.type == "regional_adaptation", Case.state == "adopted", Unit.code == region)
+        ).all()
+    engine.dispose()
+    assert len(found) == 1, (region, found)
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a real ``kflow serve`` on the demo data; its log must show no error."""
+    tmp = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{tmp / 'kflow.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KFLOW_")}
+    env.update(
+        KFLOW_CONFIG=str(ROOT / "config" / "development.toml"),
+        KFLOW_INSTANCE_PATH=str(tmp),
+        KFLOW_DATABASE_URL=url,
+        KFLOW_MAIL__DIR=str(tmp / "outbox"),
+        PYTHONUNBUFFERED="1",
+    )
+    run_kflow(env, "db", "upgrade")
+    run_kflow(env, "demo")
+    # No demo local lead has an implementation still to acknowledge: Region Stockholm hands
+    # its adopted DEPRESSION to Norra Stockholms psykiatri, whose lead (lokal.nsp) then has one.
+    due = (dt.date.today() + dt.timedelta(days=120)).isoformat()
+    run_kflow(
+        env,
+        *("fire", "regional_adaptation", str(adopted_adaptation(url, "stockholm")), "hand_off"),
+        *("--as", "samordnare.sthlm@demo.kflow.se"),
+        *("--param", "units=stockholm-nsp", "--param", f"due={due}"),
+    )
+    with serving(env, tmp / "serve.log", workers=2) as served:
+        yield f"http://127.0.0.1:{served.port}"
+    output = served.log()
+    assert "Traceback" not in output and '" 500 ' not in output, output[-4000:]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            # Swedish date fields (2027-05-21) where Debian's chromium-l10n is installed.
+            env={**os.environ, "LANGUAGE": "sv"},
+        )
+        yield browser
+        browser.close()
+
+
+def open_page(browser: Browser, server: str, **options: Any) -> Iterator[Page]:
+    """A fresh browser context (no cookies); no console errors (CSP, 404, script) allowed."""
+    context = browser.new_context(
+        base_url=server,
+        locale="sv-SE",
+        timezone_id="Europe/Stockholm",
+        **({"viewport": DESKTOP} | options),
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:  # kflow has no favicon: that 404 is fine
+        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+            errors.append(f"{message.text} {message.location['url']}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    yield from open_page(browser, server)
+
+
+@pytest.fixture
+def phone(browser: Browser, server: str) -> Iterator[Page]:
+    yield from open_page(browser, server, viewport=PHONE, is_mobile=True, has_touch=True)
+
+
+def log_in(page: Page, login: str, name: str) -> None:
+    page.goto("/login")
+    page.get_by_label("E-postadress").fill(f"{login}@demo.kflow.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Min inkorg")
+    expect(page.locator(".flash-success")).to_have_text(f"Välkommen, {name}!")
+    expect(page.locator(".who")).to_have_text(f"Inloggad som {name}")
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True, focus: bool = False) -> None:
+    """Save docs/screenshots/NAME, without hover effects or (unless ``focus``) a focus ring."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)
+    if not focus:
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.screenshot(path=SHOTS / name, full_page=full_page, animations="disabled", caret="hide")
+
+
+def test_local_lead_acknowledges_an_implementation_from_the_inbox(page: Page) -> None:
+    log_in(page, "lokal.nsp", "Amira Haddad")
+    row = page.locator("#inkorg tbody tr").filter(has_text=DEPRESSION)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Norra Stockholms psykiatri")
+    expect(row.locator("td").nth(2)).to_have_text("Tilldelad")
+    case_id = row.get_attribute("id").removeprefix("arende-")
+    screenshot(page, "inkorg.png")
+
+    row.get_by_role("button", name=f"Kvittera ärende #{case_id}").click()
+    expect(page.locator(".flash-success")).to_have_text(
+        f"”Kvittera” är gjort för ärende #{case_id}. Läget är nu ”Kvitterad”."
+    )
+    row = page.locator(f"#arende-{case_id}")
+    expect(row.locator("td").nth(2)).to_have_text("Kvitterad")
+    expect(row.get_by_role("button")).to_have_text(f"Starta införande ärende #{case_id}")
+
+    row.get_by_role("link", name=f"Lokalt införande #{case_id}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Lokalt införande: Norra Stockholms psykiatri"
+    )
+    expect(page.locator("#lage")).to_have_text("Kvitterad")
+    latest = page.locator("#historik .timeline li").last
+    expect(latest).to_contain_text("Kvittera: Tilldelad → Kvitterad")
+    expect(latest).to_contain_text("lokal.nsp@demo.kflow.se, lokalt ansvarig")
+    expect(page.locator("#handling-start_implementation")).to_be_visible()
+    screenshot(page, "arende-kvittera.png")
+
+
+def test_region_coordinator_hands_off_to_local_units(page: Page) -> None:
+    log_in(page, "samordnare.vgr", "Eva Karlsson")
+    row = page.locator("#inkorg tbody tr").filter(has_text=FOTSAR)
+    expect(row.locator("td").nth(2)).to_have_text("Beslut: införs")
+    row.locator("th a").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Regional tillämpning: Västra Götalandsregionen"
+    )
+    expect(page.locator("#lage")).to_have_text("Beslut: införs")
+    expect(page.locator("#lokala-enheter")).to_have_count(0)
+
+    form = page.locator("#handling-hand_off")
+    form.get_by_label("Vårdcentral Majorna").check()
+    form.get_by_label("Vårdcentral Kungshöjd").check()
+    due = dt.date.today() + dt.timedelta(days=180)
+    form.get_by_label("Klart senast").fill(due.isoformat())
+    form.get_by_label("Kommentar (valfri)").fill("Start med två vårdcentraler i Göteborg.")
+    form.scroll_into_view_if_needed()
+    screenshot(page, "overlamning.png")
+    form.get_by_role("button", name="Lämna över till lokala enheter").click()
+
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Läget är nu ”Införande pågår lokalt”. 2 lokala införanden skapades."
+    )
+    expect(page.locator("#lage")).to_have_text("Införande pågår lokalt")
+    rows = page.locator("#lokala-enheter tbody tr")
+    expect(rows).to_have_count(2)
+    for index, unit in enumerate(("Vårdcentral Kungshöjd", "Vårdcentral Majorna")):
+        expect(rows.nth(index).locator("th")).to_have_text(unit)
+        expect(rows.nth(index).locator("td").first).to_have_text("Tilldelad")
+        expect(rows.nth(index).locator("td").nth(1).locator("time")).to_have_count(1)
+    expect(page.locator("#handling-hand_off")).to_have_count(0)  # done: no second hand-off
+    latest = page.locator("#historik .timeline li").last
+    expect(latest).to_contain_text("Lämna över till lokala enheter: Beslut: införs → Införande")
+    expect(latest).to_contain_text("Vårdcentral Kungshöjd, Vårdcentral Majorna")
+    expect(latest).to_contain_text(f"Klart senast{due.isoformat()}")
+
+
+def test_overview_filtered_by_npo_shows_the_matrix(page: Page) -> None:
+    log_in(page, "lasare", "Per Sandberg")
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Översikt").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
+    page.get_by_label("Ägare (programområde)").select_option(label="Endokrina sjukdomar")
+    page.get_by_role("button", name="Filtrera").click()
+
+    expect(page).to_have_url(re.compile(r"/oversikt\?owner=npo-endokrina-sjukdomar(&|$)"))
+    expect(page.get_by_label("Ägare (programområde)")).to_have_value("npo-endokrina-sjukdomar")
+    matrix = page.locator("#matris")
+    expect(matrix.locator("caption")).to_have_text(
+        "Regional tillämpning per region (5 kunskapsstöd)"
+    )
+    expect(matrix.locator("thead .region-col")).to_have_count(21)
+    titles = matrix.locator("tbody th.ks-col a")
+    expect(titles).to_have_count(5)
+    expect(titles.filter(has_text="Typ 2-diabetes")).to_have_count(1)
+    expect(matrix).not_to_contain_text(DEPRESSION)
+    for meta in matrix.locator(".ks-meta").all():
+        expect(meta).to_contain_text("Endokrina sjukdomar")
+    expect(page.locator("#csv-export")).to_have_attribute(
+        "href", "/oversikt.csv?owner=npo-endokrina-sjukdomar"
+    )
+    # Typ 2-diabetes in Västra Götalandsregionen: following up; one unit done, one waived.
+    regions = matrix.locator("thead .region-col").all_inner_texts()
+    vgr = regions.index(next(r for r in regions if r.startswith("Västra Götaland")))
+    cell = matrix.locator("tbody tr").filter(has_text="Typ 2-diabetes").locator("td").nth(vgr)
+    expect(cell.get_by_role("link")).to_have_text("Uppföljning")
+    expect(cell).to_contain_text("2/2 klara")
+    cell.scroll_into_view_if_needed()  # the matrix scrolls sideways in its own container
+    expect(cell).to_be_in_viewport()
+    screenshot(page, "oversikt.png")
+
+
+def test_wrong_password_shows_the_swedish_error(page: Page) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+    expect(page.locator(".flash-info")).to_have_text("Logga in för att se sidan.")
+    page.get_by_label("E-postadress").fill("samordnare.vgr@demo.kflow.se")
+    page.get_by_label("Lösenord").fill("fel-lösenord")
+    page.get_by_role("button", name="Logga in").click()
+
+    expect(page.get_by_role("alert")).to_have_text("Fel e-postadress eller lösenord.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Logga in")
+    expect(page.get_by_label("E-postadress")).to_have_value("samordnare.vgr@demo.kflow.se")
+    expect(page.get_by_label("Lösenord")).to_have_value("")
+    expect(page.get_by_role("navigation", name="Huvudmeny")).to_have_count(0)
+    screenshot(page, "inloggning.png")
+
+
+def test_keyboard_only(page: Page) -> None:
+    # Log in without the mouse: the e-mail field has focus when the page opens.
+    page.goto("/login")
+    expect(page.get_by_label("E-postadress")).to_be_focused()
+    page.keyboard.type("lokal.majorna@demo.kflow.se")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Min inkorg")
+
+    page.goto("/oversikt")
+    page.keyboard.press("Tab")
+    focus = page.evaluate(FOCUS_JS)
+    assert (focus["text"], focus["onScreen"]) == ("Hoppa till innehållet", True), focus
+    assert focus["outline"] != "none" and focus["outlineWidth"] >= 2, focus
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "innehall"
+
+    page.keyboard.press("Tab")
+    focus = page.evaluate(FOCUS_JS)
+    assert (focus["id"], focus["onScreen"]) == ("filter-owner", True), focus
+    assert focus["outline"] == "solid" and focus["outlineWidth"] >= 2, focus
+    page.keyboard.type("Endokrina")  # a closed select picks the option typed
+    expect(page.get_by_label("Ägare (programområde)")).to_have_value("npo-endokrina-sjukdomar")
+    screenshot(page, "tangentbord.png", full_page=False, focus=True)
+
+    for _ in range(3):  # Typ, Läge, then the button
+        page.keyboard.press("Tab")
+    focus = page.evaluate(FOCUS_JS)
+    assert (focus["tag"], focus["text"], focus["outline"]) == ("BUTTON", "Filtrera", "solid")
+    page.keyboard.press("Enter")
+    expect(page.locator("#matris caption")).to_have_text(
+        "Regional tillämpning per region (5 kunskapsstöd)"
+    )
+
+
+def test_phone_inbox_and_overview(phone: Page) -> None:
+    log_in(phone, "lokal.majorna", "Elin Gustafsson")
+    expect(phone.locator("#inkorg tbody tr")).not_to_have_count(0)
+    assert phone.evaluate(OVERFLOW_JS) == {"page": 390, "width": 390, "wide": []}
+    # The table scrolls sideways in its own container; the first row's action is reachable.
+    action = phone.locator("#inkorg tbody tr").first.locator("td").last.locator("button, a")
+    action.scroll_into_view_if_needed()
+    expect(action).to_be_in_viewport()
+    phone.evaluate("window.scrollTo(0, 0)")
+    phone.locator(".table-scroll").evaluate("e => e.scrollLeft = 0")
+    screenshot(phone, "inkorg-mobil.png")
+
+    phone.get_by_role("link", name="Översikt").tap()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Översikt")
+    phone.get_by_label("Ägare (programområde)").select_option(label="Endokrina sjukdomar")
+    phone.get_by_role("button", name="Filtrera").tap()
+    expect(phone.locator("#matris tbody tr")).to_have_count(5)
+    assert phone.evaluate(OVERFLOW_JS) == {"page": 390, "width": 390, "wide": []}
+    scroller = phone.locator(".matrix-scroll")
+    box = scroller.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")  # scrolls inside
+    filter_box = phone.get_by_label("Ägare (programområde)").bounding_box()
+    assert filter_box is not None and filter_box["x"] + filter_box["width"] <= 390, filter_box
+    screenshot(phone, "oversikt-mobil.png")
