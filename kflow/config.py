@@ -71,6 +71,7 @@ class DeadlineSettings:
     follow_up_measurement_days: int = 365
     review_months: int = 24
     review_months_vardprogram: int = 12
+    indicator_list_decision_days: int = 30  # submitted -> approved (or changes requested)
 
 
 @dataclasses.dataclass(frozen=True)

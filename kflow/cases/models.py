@@ -27,6 +27,12 @@ _STATE_CHECK = " OR ".join(
     f"(type = '{name}' AND state IN ({_quoted(m.states)}))" for name, m in MACHINES.items()
 )
 _LI_FINAL = _quoted(sorted(MACHINES[CaseType.LOCAL_IMPLEMENTATION].final))
+# The tiers below a knowledge support: each of their cases belongs to one.
+_SUPPORT_TIERS = (
+    CaseType.CONSULTATION_RESPONSE,
+    CaseType.REGIONAL_ADAPTATION,
+    CaseType.LOCAL_IMPLEMENTATION,
+)
 
 
 class Case(Base):
@@ -35,7 +41,8 @@ class Case(Base):
         CheckConstraint(_STATE_CHECK, name="state"),
         CheckConstraint(f"kind IS NULL OR kind IN ({_quoted(ks_states.KINDS)})", name="kind"),
         CheckConstraint(
-            "type = 'knowledge_support' OR knowledge_support_id IS NOT NULL", name="parent"
+            f"type NOT IN ({_quoted(_SUPPORT_TIERS)}) OR knowledge_support_id IS NOT NULL",
+            name="parent",
         ),
         Index("ix_cases_type_state", "type", "state", "due"),
         # The overview's knowledge supports, newest first, a page read from the index in order.
@@ -155,11 +162,29 @@ class LocalImplementation(Case):
         super().__init__(**kwargs)
 
 
+class IndicatorList(Case):
+    """An indikatorlista of a region or healthcare region (kflow.states.indicator_list)."""
+
+    __mapper_args__ = {"polymorphic_identity": CaseType.INDICATOR_LIST.value}
+
+    title: Mapped[str] = mapped_column(String(300), nullable=True, use_existing_column=True)
+    year: Mapped[int | None]
+    scope: Mapped[str | None] = mapped_column(String(16))
+    decision_ref: Mapped[str | None] = mapped_column(String(200), use_existing_column=True)
+    # The day after which the system closes an approved list (31 January of the next year).
+    closes_on: Mapped[dt.date | None]
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("state", MACHINES[CaseType.INDICATOR_LIST].initial)
+        super().__init__(**kwargs)
+
+
 CASE_CLASSES: dict[str, type[Case]] = {
     CaseType.KNOWLEDGE_SUPPORT: KnowledgeSupport,
     CaseType.CONSULTATION_RESPONSE: ConsultationResponse,
     CaseType.REGIONAL_ADAPTATION: RegionalAdaptation,
     CaseType.LOCAL_IMPLEMENTATION: LocalImplementation,
+    CaseType.INDICATOR_LIST: IndicatorList,
 }
 
 

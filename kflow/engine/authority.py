@@ -15,15 +15,15 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from kflow.cases.events import SYSTEM_ACTOR
-from kflow.org.models import Membership, UnitClosure, User
-from kflow.org.roles import Role
+from kflow.org.models import Membership, Unit, UnitClosure, User
+from kflow.org.roles import Role, UnitKind
 from kflow.states import MACHINES
 from kflow.states.base import CaseType, Scope, Trigger
 
 ADMIN = Role.ADMIN
 CLOSURE = cast(Table, UnitClosure.__table__)
 MEMBERSHIPS = cast(Table, Membership.__table__)
-REGION_WIDE = (CaseType.CONSULTATION_RESPONSE, CaseType.REGIONAL_ADAPTATION)
+REGION_WIDE = tuple(CaseType(name) for name, m in MACHINES.items() if m.region_wide)
 
 
 class Placed(Protocol):
@@ -83,6 +83,8 @@ class Authority:
         # unit id -> roles the actor holds in that unit or above it
         self._reach: dict[int, frozenset[str]] = {}
         self._above: set[int] | None = None
+        # owner unit id -> the host healthcare region of its NPO (None: it has none)
+        self._hosts: dict[int, int | None] = {}
 
     @property
     def memberships(self) -> list[tuple[int, str]]:
@@ -148,20 +150,35 @@ class Authority:
         """Roles reaching the case through its owner or assignee unit."""
         return self.roles_at(case.owner_id) | self.roles_at(case.assignee_id)
 
+    def host_of(self, owner_id: int) -> int | None:
+        """The host healthcare region of the NPO at or above ``owner_id`` (an NPO or its NAG)."""
+        if owner_id not in self._hosts:
+            self._hosts[owner_id] = self.session.scalar(
+                select(Unit.host_unit_id)
+                .join(UnitClosure, UnitClosure.ancestor_id == Unit.id)
+                .where(UnitClosure.descendant_id == owner_id, Unit.kind == UnitKind.NPO)
+                .limit(1)
+            )
+        return self._hosts[owner_id]
+
+    def scope_roles(self, case: Placed, scope: str) -> frozenset[str]:
+        """The roles the actor holds where ``scope`` asks (see Scope)."""
+        if scope == Scope.CASE:
+            return self.case_roles(case)
+        if scope == Scope.REGION:
+            return self.roles_at(case.region_id)
+        assert scope == Scope.HOST
+        return self.roles_at(self.host_of(case.owner_id))
+
     def grants(self, case: Placed) -> dict[str, set[str]]:
-        return {
-            Scope.CASE: set(self.case_roles(case)),
-            Scope.REGION: set(self.roles_at(case.region_id)),
-        }
+        return {scope: set(self.scope_roles(case, scope)) for scope in Scope}
 
     def role_for(self, case: Placed, spec: Trigger) -> str | None:
         """The role under which the actor may fire ``spec`` on ``case`` (None: not allowed)."""
         if self.actor.is_system:
             return None
-        reach = self.grants(case)
         for grant in spec.grants:
-            scope_roles = reach[grant.scope]
-            if grant.role in scope_roles:
+            if grant.role in self.scope_roles(case, grant.scope):
                 return grant.role
         return None
 

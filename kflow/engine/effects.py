@@ -14,20 +14,43 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, select
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from kflow.calendar import local_date
 from kflow.cases.models import Case
 from kflow.config import Settings
+from kflow.db import Base
 from kflow.engine import history
 from kflow.engine.authority import SYSTEM, Actor
 from kflow.engine.deadlines import due_values
 from kflow.engine.history import CASES
+from kflow.errors import ValidationError
 from kflow.mailing import notify
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
-from kflow.states.base import Below, Cascade, CaseType, DueFacts, Owners, Spawn, Tell, Trigger
+from kflow.states.base import (
+    Below,
+    Cascade,
+    CaseType,
+    DueFacts,
+    Entries,
+    Owners,
+    Spawn,
+    Tell,
+    Trigger,
+)
 
 UNITS = cast(Table, Unit.__table__)
 
@@ -83,6 +106,12 @@ class Firing:
         assert found is not None  # the parameter was validated against the units
         return int(found)
 
+    def count_entries(self, table: str, **key: Any) -> int:
+        rows = Base.metadata.tables[table]
+        where = [rows.c.case_id == self.case.id, *(rows.c[k] == v for k, v in key.items())]
+        query = select(func.count()).select_from(rows).where(*where)
+        return int(self.session.scalar(query) or 0)
+
 
 def run(firing: Firing, spec: Trigger) -> None:
     """The trigger's effects, in order, then the mail they call for."""
@@ -90,8 +119,10 @@ def run(firing: Firing, spec: Trigger) -> None:
     for effect in spec.effects:
         if isinstance(effect, Spawn):
             touched = spawn(firing, effect)
-        else:
+        elif isinstance(effect, Cascade):
             touched = cascade(firing, effect)
+        else:
+            touched = entries(firing, effect)
         if effect.tells is Tell.ACTORS:
             told += touched
     if told:
@@ -106,6 +137,26 @@ def run(firing: Firing, spec: Trigger) -> None:
             firing.comment or "",
             firing.cause_key,
         )
+
+
+def entries(firing: Firing, effect: Entries) -> list[int]:
+    """Replace (or remove) the case's entry with the effect's key; touches no other case."""
+    rows = Base.metadata.tables[effect.table]
+    key = effect.key(firing)
+    where = and_(rows.c.case_id == firing.case.id, *(rows.c[k] == v for k, v in key.items()))
+    connection = firing.session.connection()
+    if effect.row is None:
+        if not connection.execute(delete(rows).where(where)).rowcount:
+            raise ValidationError("Det finns ingen sådan post att ta bort.")
+        firing.outcome["entry"] = "removed"
+        return []
+    row = {**effect.row(firing), **key, "case_id": firing.case.id}
+    if connection.execute(update(rows).where(where).values(**row)).rowcount:
+        firing.outcome["entry"] = "replaced"
+    else:
+        connection.execute(insert(rows).values(**row))
+        firing.outcome["entry"] = "added"
+    return []
 
 
 def cascade(firing: Firing, effect: Cascade) -> list[int]:

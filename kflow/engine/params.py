@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from kflow.cases.models import Case
+from kflow.db import Base
 from kflow.errors import ValidationError
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
@@ -17,6 +19,7 @@ from kflow.states.base import Param, ParamKind, Trigger
 MAX_COMMENT = 10_000
 MAX_TEXT = 200
 MAX_UNITS = 1_000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
 
 
 def clean_comment(spec: Trigger, comment: Any) -> str | None:
@@ -80,8 +83,18 @@ def _clean_one(session: Session, param: Param, case: Case, value: Any, today: dt
     if param.kind is ParamKind.UNIT:
         if not isinstance(value, str):
             raise ValidationError(f"{name} måste vara en enhetskod.")
-        _units_below(session, [value], case.region_id, {UnitKind.REGIONAL_GROUP}, name)
+        anchor = case.region_id or case.owner_id
+        _units_below(session, [value], anchor, {UnitKind.REGIONAL_GROUP}, name)
         return value
+    if param.kind is ParamKind.OWN_UNIT:
+        if not isinstance(value, str):
+            raise ValidationError(f"{name} måste vara en enhetskod.")
+        _units_below(session, [value], case.owner_id, {UnitKind.LOCAL_UNIT}, name)
+        return value
+    if param.kind is ParamKind.NUMBER:
+        return _number(param, value)
+    if param.kind is ParamKind.ROW:
+        return _row_id(session, param, value)
     if param.kind is ParamKind.UNITS:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -93,6 +106,37 @@ def _clean_one(session: Session, param: Param, case: Case, value: Any, today: dt
         _units_below(session, codes, case.region_id, {UnitKind.LOCAL_UNIT}, name)
         return codes
     raise AssertionError(f"unknown parameter kind {param.kind}")
+
+
+def _number(param: Param, value: Any) -> float:
+    name = param.name
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"{name} måste vara ett tal.")
+    try:
+        number = float(value.replace(",", ".").strip()) if isinstance(value, str) else float(value)
+    except ValueError:
+        raise ValidationError(f"{name} måste vara ett tal.") from None
+    if not math.isfinite(number):
+        raise ValidationError(f"{name} måste vara ett ändligt tal.")
+    if param.minimum is not None and number < param.minimum:
+        raise ValidationError(f"{name} får inte vara mindre än {param.minimum:g}.")
+    if param.maximum is not None and number > param.maximum:
+        raise ValidationError(f"{name} får inte vara större än {param.maximum:g}.")
+    return number
+
+
+def _row_id(session: Session, param: Param, value: Any) -> int:
+    """An id of a row of ``param.table`` that exists."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise ValidationError(f"{param.name} måste vara ett id (ett positivt heltal).")
+    rows = Base.metadata.tables[param.table]
+    if session.connection().scalar(select(rows.c.id).where(rows.c.id == value)) is None:
+        raise ValidationError(
+            f"{param.name}: det finns ingen {param.label.lower()} med id {value}."
+        )
+    return value
 
 
 _UNITS = cast(Table, Unit.__table__)

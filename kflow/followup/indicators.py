@@ -1,151 +1,108 @@
-"""Follow-up indicators of a knowledge support and the measurements local units report.
+"""Defining follow-up indicators (lifecycle.md §6.1), and their simple roll-up per region.
 
-The knowledge support's chair or process lead defines indicators. A local unit's local lead or
-member reports a measurement (indicator, period, value) while its implementation is
-``implemented`` or ``following_up``; in follow-up a report moves the next measurement's due date
-a year on. Measurements roll up per region and nationally.
+An indicator belongs to a knowledge support or to a programme unit (kflow.followup.rights);
+the owner's chair or process lead defines it. Measurements are in kflow.followup.measurements.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import math
 import re
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kflow.calendar import local_date
-from kflow.cases.models import Case, KnowledgeSupport, LocalImplementation
-from kflow.config import Settings
-from kflow.db import utcnow
+from kflow.cases.models import KnowledgeSupport
 from kflow.engine.authority import Authority
-from kflow.engine.deadlines import due_values
 from kflow.errors import Forbidden, InvalidTransition, ValidationError
-from kflow.followup.models import Indicator, Measurement
-from kflow.org.models import Unit
-from kflow.org.roles import Role
-from kflow.states import local_implementation as li_states
+from kflow.followup import rights
+from kflow.followup.models import AGGREGATIONS, DIRECTIONS, SOURCES, Indicator, Measurement
+from kflow.followup.values import optional_number
+from kflow.org.models import Unit, UnitClosure
+from kflow.org.roles import UnitKind
 
-PERIOD_RE = re.compile(r"^(19|20)\d\d(-(0[1-9]|1[0-2])|-Q[1-4]|-H[12])?$")
-DEFINE_ROLES = (Role.CHAIR, Role.PROCESS_LEAD)
-REPORT_ROLES = (Role.LOCAL_LEAD, Role.MEMBER)
+DEFINE_ROLES = rights.DEFINE_ROLES
+# The values before lifecycle.md §6.1 named them, still taken as input.
+DIRECTION_ALIASES = {"higher": "higher_is_better", "lower": "lower_is_better"}
+CODE_RE = re.compile(r"^[\w.:/-]{1,50}$")
+
+
+def _choice(value: Any, name: str, allowed: dict[str, str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationError(f"{name} måste vara något av: {', '.join(allowed)}.")
+    return value
 
 
 def define_indicator(
     session: Session,
     authority: Authority,
-    ks: KnowledgeSupport,
+    owner: KnowledgeSupport | Unit,
     *,
     name: Any,
     unit_of_measure: Any,
     target_value: Any = None,
-    direction: Any = "higher",
+    direction: Any = "higher_is_better",
+    code: Any = None,
+    source: Any = "manuell",
+    aggregation: Any = "mean",
 ) -> Indicator:
-    if not set(DEFINE_ROLES) & authority.case_roles(ks):
-        raise Forbidden(
-            "Bara kunskapsstödets ordförande eller processledare kan lägga till indikatorer."
-        )
-    if not ks.is_open:
-        raise InvalidTransition("Kunskapsstödet är avslutat; indikatorer kan inte läggas till.")
+    """A new indicator of ``owner`` (a knowledge support, or a programme unit)."""
+    if isinstance(owner, KnowledgeSupport):
+        if not set(DEFINE_ROLES) & authority.case_roles(owner):
+            raise Forbidden(
+                "Bara kunskapsstödets ordförande eller processledare kan lägga till indikatorer."
+            )
+        if not owner.is_open:
+            raise InvalidTransition("Kunskapsstödet är avslutat; indikatorer kan inte läggas till.")
+        same_owner = Indicator.knowledge_support_id == owner.id
+    else:
+        if not rights.is_programme_unit(owner):
+            raise ValidationError(
+                "owner_unit måste vara ett programområde eller motsvarande (RPO, LPO, "
+                "samordningsråd, primärvårdsråd eller regionalt processteam)."
+            )
+        if not set(DEFINE_ROLES) & authority.roles_at(owner.id):
+            raise Forbidden(
+                "Bara enhetens ordförande eller processledare kan lägga till indikatorer."
+            )
+        same_owner = Indicator.owner_unit_id == owner.id
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
         raise ValidationError("name krävs (högst 200 tecken).")
-    if (
-        not isinstance(unit_of_measure, str)
-        or not unit_of_measure.strip()
-        or len(unit_of_measure) > 50
-    ):
-        raise ValidationError("unit_of_measure krävs (högst 50 tecken), t.ex. 'procent'.")
-    if direction not in ("higher", "lower"):
-        raise ValidationError("direction måste vara higher eller lower.")
-    target = None if target_value in (None, "") else _number(target_value, "target_value")
-    exists = session.scalar(
-        select(Indicator.id).where(
-            Indicator.knowledge_support_id == ks.id, Indicator.name == name.strip()
+    if not isinstance(unit_of_measure, str) or not unit_of_measure.strip():
+        raise ValidationError("unit_of_measure krävs, t.ex. 'procent'.")
+    if len(unit_of_measure.strip()) > 50:
+        raise ValidationError("unit_of_measure får vara högst 50 tecken.")
+    if isinstance(direction, str):
+        direction = DIRECTION_ALIASES.get(direction, direction)
+    direction = _choice(direction, "direction", DIRECTIONS)
+    source = _choice(source, "source", SOURCES)
+    aggregation = _choice(aggregation, "aggregation", AGGREGATIONS)
+    if code is not None and (not isinstance(code, str) or not CODE_RE.match(code.strip())):
+        raise ValidationError(
+            "code får ha högst 50 tecken: bokstäver, siffror och . : / - _ (inga mellanslag)."
         )
-    )
-    if exists is not None:
-        raise ValidationError(f"Det finns redan en indikator som heter '{name.strip()}'.")
+    code = code.strip() if isinstance(code, str) and code.strip() else None
+    target = optional_number(target_value, "target_value")
+    name = name.strip()
+    if session.scalar(select(Indicator.id).where(same_owner, Indicator.name == name)):
+        raise ValidationError(f"Det finns redan en indikator som heter '{name}'.")
+    if code is not None and session.scalar(select(Indicator.id).where(Indicator.code == code)):
+        raise ValidationError(f"Det finns redan en indikator med koden '{code}'.")
     indicator = Indicator(
-        knowledge_support_id=ks.id,
-        name=name.strip(),
+        knowledge_support_id=owner.id if isinstance(owner, KnowledgeSupport) else None,
+        owner_unit_id=None if isinstance(owner, KnowledgeSupport) else owner.id,
+        code=code,
+        name=name,
         unit_of_measure=unit_of_measure.strip(),
         target_value=target,
         direction=direction,
+        source=source,
+        aggregation=aggregation,
     )
     session.add(indicator)
     session.flush()  # generate indicator.id for the caller
     return indicator
-
-
-def report_measurement(
-    session: Session,
-    authority: Authority,
-    implementation: LocalImplementation,
-    *,
-    settings: Settings,
-    indicator_id: Any,
-    period: Any,
-    value: Any,
-    now: dt.datetime | None = None,
-) -> Measurement:
-    """Record (or correct) one measurement for the unit's implementation."""
-    now = now or utcnow()
-    if not set(REPORT_ROLES) & authority.case_roles(implementation):
-        raise Forbidden("Bara enhetens lokalt ansvariga eller ledamöter kan rapportera mätvärden.")
-    if implementation.state not in li_states.MEASURING:
-        raise InvalidTransition(
-            "Mätvärden rapporteras när införandet är infört eller under uppföljning."
-        )
-    indicator = session.get(Indicator, indicator_id) if isinstance(indicator_id, int) else None
-    if indicator is None or indicator.knowledge_support_id != implementation.knowledge_support_id:
-        raise ValidationError("indicator måste vara en indikator för det här kunskapsstödet.")
-    if not isinstance(period, str) or not PERIOD_RE.match(period):
-        raise ValidationError("period måste vara ÅÅÅÅ, ÅÅÅÅ-MM, ÅÅÅÅ-Q1..Q4 eller ÅÅÅÅ-H1/H2.")
-    number = _number(value, "value")
-    user_id = authority.actor.user_id
-    measurement = session.scalar(
-        select(Measurement).where(
-            Measurement.indicator_id == indicator.id,
-            Measurement.implementation_id == implementation.id,
-            Measurement.period == period,
-        )
-    )
-    if measurement is None:
-        measurement = Measurement(
-            indicator_id=indicator.id, implementation_id=implementation.id, period=period
-        )
-        session.add(measurement)
-    measurement.value = number
-    measurement.reported_by_id = user_id
-    measurement.reported_at = now
-    if implementation.state == li_states.State.FOLLOWING_UP:
-        next_due = local_date(now) + dt.timedelta(
-            days=settings.deadlines.follow_up_measurement_days
-        )
-        for column, new in due_values(next_due, settings).items():
-            setattr(implementation, column, new)
-        implementation.updated_at = now
-    session.flush()  # surface the version check on the implementation now
-    return measurement
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise ValidationError(f"{name} måste vara ett tal.")
-    try:
-        number = (
-            float(str(value).replace(",", ".").replace(" ", ""))
-            if isinstance(value, str)
-            else float(value)
-        )
-    except (TypeError, ValueError):
-        raise ValidationError(f"{name} måste vara ett tal.") from None
-    if not math.isfinite(number):
-        raise ValidationError(f"{name} måste vara ett ändligt tal.")
-    return number
 
 
 @dataclasses.dataclass
@@ -158,7 +115,8 @@ class RollUp:
 
 
 def roll_up(session: Session, ks: KnowledgeSupport) -> list[RollUp]:
-    """Mean value and number of reporting units per indicator, period and region, and nationally."""
+    """Mean current value and number of reporting units per indicator, period and region, and
+    nationally (superseded values left out)."""
     indicators = {
         i.id: i
         for i in session.scalars(
@@ -176,9 +134,13 @@ def roll_up(session: Session, ks: KnowledgeSupport) -> list[RollUp]:
             func.avg(Measurement.value),
             func.count(Measurement.id),
         )
-        .join(Case, Case.id == Measurement.implementation_id)
-        .join(region, region.c.id == Case.region_id)
-        .where(Measurement.indicator_id.in_(indicators))
+        .join(UnitClosure, UnitClosure.descendant_id == Measurement.unit_id)
+        .join(region, region.c.id == UnitClosure.ancestor_id)
+        .where(
+            Measurement.indicator_id.in_(indicators),
+            Measurement.superseded_at.is_(None),
+            region.c.kind == UnitKind.REGION,
+        )
         .group_by(Measurement.indicator_id, Measurement.period, region.c.code)
     ).all()
     grouped: dict[tuple[int, str], dict[str, tuple[float, int]]] = {}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kflow.db import Base, utcnow
 from kflow.org.roles import Role, UnitKind
+from kflow.org.subkinds import Subkind
 
 
 def _in(column: str, values: object) -> str:
@@ -18,7 +19,10 @@ def _in(column: str, values: object) -> str:
 
 class Unit(Base):
     __tablename__ = "units"
-    __table_args__ = (CheckConstraint(_in("kind", list(UnitKind)), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", list(UnitKind)), name="kind"),
+        CheckConstraint(_in("subkind", list(Subkind)), name="subkind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(80), unique=True)
@@ -26,8 +30,16 @@ class Unit(Base):
     kind: Mapped[str] = mapped_column(String(32), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # lifecycle.md §5.1: the subkind (null for units from before subkinds), and for a programme
+    # unit the NPO (or the national primary care council) it mirrors
+    subkind: Mapped[str | None] = mapped_column(String(32))
+    mirrors_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # lifecycle.md §5.2: an NPO's host healthcare region (värdskap)
+    host_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
 
-    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], foreign_keys=[parent_id])
+    mirrors: Mapped[Unit | None] = relationship(remote_side=[id], foreign_keys=[mirrors_id])
+    host: Mapped[Unit | None] = relationship(remote_side=[id], foreign_keys=[host_unit_id])
 
     def __repr__(self) -> str:
         return f"<Unit {self.code}>"

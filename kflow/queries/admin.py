@@ -118,11 +118,13 @@ def units(
 
 
 def units_with_parents(session: Session, scope: AdminScope, limit: int) -> list[Any]:
-    """``(unit, parent's name)`` of the units in scope, by kind and name."""
+    """``(unit, parent's name, mirrored NPO's name)`` of the units in scope, by kind and name."""
     parent = aliased(Unit)
+    mirrored = aliased(Unit)
     rows = session.execute(
-        select(Unit, parent.name)
+        select(Unit, parent.name, mirrored.name)
         .outerjoin(parent, parent.id == Unit.parent_id)
+        .outerjoin(mirrored, mirrored.id == Unit.mirrors_id)
         .where(scope.units())
         .order_by(Unit.kind, Unit.name)
         .limit(limit)

@@ -1,6 +1,6 @@
 """What a case page reads: related cases as its viewer may see them, a knowledge support's
-regions, an adaptation's local implementations, measurements and indicators; each in a fixed
-number of queries."""
+regions, an adaptation's local implementations and indicators; each in a fixed number of
+queries. A local implementation's measurements are read by kflow.queries.followup."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from kflow.cases.models import Case, ConsultationResponse, KnowledgeSupport
 from kflow.engine.authority import Authority
-from kflow.followup.models import Indicator, Measurement
+from kflow.followup.models import Indicator
 from kflow.org.models import Unit
 from kflow.queries import units as unit_queries
 from kflow.queries.rows import overdue_days
@@ -205,25 +205,6 @@ def knowledge_support_of(session: Session, case: Case) -> KnowledgeSupport | Non
     return found if isinstance(found, KnowledgeSupport) else None
 
 
-@dataclasses.dataclass
-class MeasurementRow:
-    indicator: str
-    unit_of_measure: str
-    period: str
-    value: float
-    reported_at: dt.datetime
-
-
-def measurements(session: Session, implementation: Case) -> list[MeasurementRow]:
-    rows = session.execute(
-        select(Indicator.name, Indicator.unit_of_measure, Measurement)
-        .join(Indicator, Indicator.id == Measurement.indicator_id)
-        .where(Measurement.implementation_id == implementation.id)
-        .order_by(Measurement.period.desc(), Indicator.name)
-    )
-    return [MeasurementRow(name, uom, m.period, m.value, m.reported_at) for name, uom, m in rows]
-
-
 def indicators_of(session: Session, ks_id: int) -> list[Indicator]:
     return list(
         session.scalars(
@@ -232,6 +213,21 @@ def indicators_of(session: Session, ks_id: int) -> list[Indicator]:
             .order_by(Indicator.name)
         )
     )
+
+
+def row_choices(session: Session, table: str) -> list[tuple[int, str]]:
+    """(id, label) of the rows a trigger's ROW parameter may name: indicators by name, with
+    the knowledge support or programme unit they belong to."""
+    assert table == "indicators", table
+    cases = Case.__table__
+    owner = func.coalesce(cases.c.title, Unit.name)
+    rows = session.execute(
+        select(Indicator.id, Indicator.name, owner)
+        .outerjoin(cases, cases.c.id == Indicator.knowledge_support_id)
+        .outerjoin(Unit, Unit.id == Indicator.owner_unit_id)
+        .order_by(Indicator.name, Indicator.id)
+    )
+    return [(i, f"{name} ({where})" if where else name) for i, name, where in rows]
 
 
 def cases_named(session: Session, ids: Collection[int]) -> Sequence[Any]:

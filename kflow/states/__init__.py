@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kflow.states import (
     consultation_response,
+    indicator_list,
     knowledge_support,
     local_implementation,
     regional_adaptation,
@@ -21,6 +22,7 @@ MACHINES: dict[str, CaseMachine] = {
         consultation_response.MACHINE,
         regional_adaptation.MACHINE,
         local_implementation.MACHINE,
+        indicator_list.MACHINE,
     )
 }
 CASE_TYPES: tuple[str, ...] = tuple(str(t) for t in MACHINES)

@@ -34,6 +34,7 @@ class CaseType(StrEnum):
     CONSULTATION_RESPONSE = "consultation_response"
     REGIONAL_ADAPTATION = "regional_adaptation"
     LOCAL_IMPLEMENTATION = "local_implementation"
+    INDICATOR_LIST = "indicator_list"
 
 
 class Scope(StrEnum):
@@ -42,10 +43,13 @@ class Scope(StrEnum):
     ``case``: in the case's owner unit, its assignee unit, or a unit above them.
     ``region``: in the case's region or above it (the region's process lead acting on a local
     implementation, say).
+    ``host``: in the host healthcare region of the NPO that owns the case (directly or through
+    one of its NAGs), or above it (värdskap, lifecycle.md §5.2).
     """
 
     CASE = "case"
     REGION = "region"
+    HOST = "host"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +62,11 @@ class ParamKind(StrEnum):
     TEXT = "text"
     CHOICE = "choice"
     DATE = "date"  # a day in the future
-    UNIT = "unit"  # a regional group of the case's region
+    UNIT = "unit"  # a regional group of the case's region (or of its healthcare region)
     UNITS = "units"  # local units of the case's region
+    OWN_UNIT = "own_unit"  # a local unit (förvaltning, verksamhet, kommun) of the case's owner
+    NUMBER = "number"  # a finite number, within ``minimum`` and ``maximum`` when given
+    ROW = "row"  # the id of a row of ``table`` (an indicator, say)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +80,9 @@ class Param:
     choices: tuple[tuple[str, str], ...] = ()
     required_if: Callable[[Any], bool] | None = None
     help: str = ""
+    table: str = ""  # ROW: the table the id names
+    minimum: float | None = None  # NUMBER
+    maximum: float | None = None  # NUMBER
 
     def is_required(self, case: Any) -> bool:
         return self.required or (self.required_if is not None and self.required_if(case))
@@ -107,6 +117,10 @@ class Context(Protocol):
 
     def unit_id(self, code: str) -> int:
         """The id of the unit with ``code`` (already validated as a parameter)."""
+
+    def count_entries(self, table: str, **key: Any) -> int:
+        """How many rows of ``table`` (an ``Entries`` table) belong to this case (with the
+        column values ``key``, when given)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +207,20 @@ class Cascade:
     tells: Tell | None = None
 
 
-Effect = Spawn | Cascade
+@dataclasses.dataclass(frozen=True)
+class Entries:
+    """Write one of the case's own entries in ``table`` (rows with a ``case_id``: an
+    indikatorlista's targets), keyed by ``key(ctx)`` within the case: ``row(ctx)`` replaces the
+    entry with that key, or with ``row=None`` removes it (refused if there is none). The
+    firing's history row, with its parameters, records the change."""
+
+    table: str
+    row: Callable[[Context], dict[str, Any]] | None
+    key: Callable[[Context], dict[str, Any]]
+    tells: Tell | None = None
+
+
+Effect = Spawn | Cascade | Entries
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,6 +310,7 @@ class CaseMachine:
         short_labels: Mapping[Any, str] | None = None,
         born_from: BornFrom | None = None,
         handoff_reason: str = "",
+        region_wide: bool = False,
     ) -> None:
         self.case_type = case_type
         self.label = label
@@ -296,6 +324,8 @@ class CaseMachine:
         self.due = {str(k): v for k, v in (due or {}).items()}
         self.born_from = born_from
         self.handoff_reason = handoff_reason  # why a new case is mailed to those who act on it
+        # Read by everyone holding a role anywhere in the case's region, not only above it.
+        self.region_wide = region_wide
         assert set(self.state_labels) == self.state_names, case_type
         assert set(self.due) <= self.state_names, case_type
         self._transitions = [

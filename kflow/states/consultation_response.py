@@ -73,6 +73,7 @@ MACHINE = CaseMachine(
     initial=State.REQUESTED,
     final=(State.SUBMITTED, State.DECLINED, State.MISSED, State.CANCELLED),
     born_from=BORN_FROM,
+    region_wide=True,
     handoff_reason="Regionen ombeds lämna remissvar senast förfallodagen.",
     due={State.REQUESTED: _consultation_deadline, State.DRAFTING: KEEP},
     triggers=[

@@ -137,6 +137,7 @@ MACHINE = CaseMachine(
     initial=State.RECEIVED,
     final=(State.NOT_ADOPTED, State.CLOSED, State.CANCELLED),
     born_from=BORN_FROM,
+    region_wide=True,
     handoff_reason="Ett nytt eller reviderat kunskapsstöd har publicerats och ska tas "
     "ställning till i regionen.",
     due={
@@ -153,7 +154,16 @@ MACHINE = CaseMachine(
             "Tilldela regional grupp",
             (move((State.RECEIVED, State.ASSESSING), None),),
             grants=(COORDINATOR,),
-            params=(Param("unit", ParamKind.UNIT, "Regional grupp", required=True),),
+            params=(
+                Param(
+                    "unit",
+                    ParamKind.UNIT,
+                    "Regional grupp",
+                    required=True,
+                    help="En regional grupp i regionen eller i en sjukvårdsregion som regionen "
+                    "hör till.",
+                ),
+            ),
             sets=_assignee,
         ),
         Trigger(

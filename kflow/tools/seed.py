@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kflow.errors import ValidationError
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
-from kflow.org.units import create_unit, link_healthcare_region
+from kflow.org.units import create_unit, link_healthcare_region, set_host
 
 ROOT_CODE = "sverige"
 ROOT_NAME = "Sverige (hela systemet)"
@@ -33,7 +33,7 @@ def load_reference(path: Path) -> dict[str, Any]:
 def seed(session: Session, path: Path) -> dict[str, int]:
     """Create missing reference units and links; rename changed ones. Returns counts."""
     data = load_reference(path)
-    counts = {"created": 0, "renamed": 0, "linked": 0}
+    counts = {"created": 0, "renamed": 0, "linked": 0, "hosted": 0}
     existing = {u.code: u for u in session.scalars(select(Unit))}
     root = existing.get(ROOT_CODE)
     if root is None:
@@ -60,5 +60,24 @@ def seed(session: Session, path: Path) -> dict[str, int]:
                 )
             link_healthcare_region(session, existing[entry["code"]], existing[region_code])
             counts["linked"] += 1
+    for entry in data.get("npo", []):
+        _seed_host(session, existing, entry, counts)
     session.flush()  # surface constraint errors inside the seeding transaction
     return counts
+
+
+def _seed_host(
+    session: Session, existing: dict[str, Unit], entry: dict[str, Any], counts: dict[str, int]
+) -> None:
+    """Store the NPO's host healthcare region (lifecycle.md §5.2); an NPO without one keeps
+    whatever it has (null until confirmed)."""
+    host_code = entry.get("host")
+    if not host_code:
+        return
+    host = existing.get(host_code)
+    if host is None:
+        raise ValidationError(f"NPO '{entry['code']}' har okänd värdregion '{host_code}'.")
+    npo = existing[entry["code"]]
+    if npo.host_unit_id != host.id:
+        set_host(session, npo, host)
+        counts["hosted"] += 1

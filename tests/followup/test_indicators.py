@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from kflow.errors import Forbidden, InvalidTransition, ValidationError
-from kflow.followup.indicators import define_indicator, report_measurement, roll_up
+from kflow.followup.indicators import define_indicator, roll_up
+from kflow.followup.measurements import report_on_implementation as report_measurement
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
@@ -26,7 +27,8 @@ def _indicator(world, ks):
 def test_chair_or_process_lead_defines_indicators(world):
     ks = world.ks_in("published")
     indicator = _indicator(world, ks)
-    assert indicator.target_value == 80.5 and indicator.direction == "higher"
+    assert indicator.target_value == 80.5 and indicator.direction == "higher_is_better"
+    assert (indicator.source, indicator.aggregation) == ("manuell", "mean")
     with pytest.raises(ValidationError, match="redan"):
         _indicator(world, ks)
     with pytest.raises(Forbidden):
@@ -54,7 +56,7 @@ def test_local_unit_reports_while_implemented_and_rolls_up(world, settings):
         report_measurement(world.session, world.authority("local-lead"), li, value=70, **kwargs)
     world.fire(li, "report_implemented", "local-lead")
     report_measurement(world.session, world.authority("local-lead"), li, value=70, **kwargs)
-    # A correction of the same period replaces the value instead of adding a second one.
+    # A report of the same period corrects the value: the roll-up counts the current one.
     report_measurement(world.session, world.authority("local-member"), li, value="72", **kwargs)
     other = world.implementation(ra, "vgr-psyk-2")
     for trigger in ("acknowledge", "start_implementation", "report_implemented"):

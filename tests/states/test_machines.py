@@ -65,12 +65,21 @@ STATES: dict[str, dict[str, str]] = {
         "waived": "Ej aktuell",
         "cancelled": "Avbruten",
     },
+    # lifecycle.md §6.3
+    "indicator_list": {
+        "drafting": "Under arbete",
+        "submitted": "Inlämnad för fastställande",
+        "approved": "Fastställd",
+        "closed": "Avslutad",
+        "cancelled": "Avbruten",
+    },
 }
 INITIAL = {
     "knowledge_support": "need_identified",
     "consultation_response": "requested",
     "regional_adaptation": "received",
     "local_implementation": "assigned",
+    "indicator_list": "drafting",
 }
 # Final states. regional_adaptation: the contract marks `cancelled` final and `closed` "final
 # until reassessed"; `not_adopted` is unmarked but is the same kind of standing decision (left
@@ -80,6 +89,7 @@ FINAL = {
     "consultation_response": {"submitted", "declined", "missed", "cancelled"},
     "regional_adaptation": {"not_adopted", "closed", "cancelled"},
     "local_implementation": {"closed", "waived", "cancelled"},
+    "indicator_list": {"closed", "cancelled"},
 }
 KS_BEFORE_PUBLISHED = [
     "need_identified",
@@ -146,6 +156,16 @@ TRANSITIONS: dict[str, dict[str, dict[str, str]]] = {
         "waive": {"assigned": "waived", "acknowledged": "waived"},
         "cancel": dict.fromkeys(LI_OPEN, "cancelled"),
     },
+    "indicator_list": {
+        "set_target": {"drafting": "drafting"},
+        "remove_target": {"drafting": "drafting"},
+        "submit": {"drafting": "submitted"},
+        "request_changes": {"submitted": "drafting"},
+        "approve": {"submitted": "approved"},
+        "revise": {"approved": "drafting"},
+        "close": {"approved": "closed"},
+        "cancel": {"drafting": "cancelled", "submitted": "cancelled"},
+    },
 }
 
 # Who may fire each trigger: (role, scope). "case": held in the owner/assignee or above;
@@ -198,6 +218,16 @@ GRANTS: dict[str, dict[str, set[tuple[str, str]]]] = {
         "waive": {("process_lead", R)},
         "cancel": set(),
     },
+    "indicator_list": {
+        "set_target": {("coordinator", C), ("process_lead", C)},
+        "remove_target": {("coordinator", C), ("process_lead", C)},
+        "submit": {("coordinator", C)},
+        "request_changes": {("chair", C)},
+        "approve": {("chair", C)},
+        "revise": {("chair", C)},
+        "close": {("coordinator", C)},
+        "cancel": {("chair", C)},
+    },
 }
 # Triggers the system fires (*auto*); close_consultation is also manual.
 AUTO = {
@@ -205,6 +235,7 @@ AUTO = {
     "consultation_response": {"expire", "cancel"},
     "regional_adaptation": {"reassess", "cancel"},
     "local_implementation": {"cancel"},
+    "indicator_list": {"close"},
 }
 # Triggers whose `comment` is required by the contract.
 COMMENT_REQUIRED = {
@@ -212,6 +243,7 @@ COMMENT_REQUIRED = {
     "consultation_response": {"submit", "decline"},
     "regional_adaptation": {"put_on_hold", "submit_for_decision", "reject"},
     "local_implementation": {"report_deviation", "resolve_deviation", "waive"},
+    "indicator_list": {"request_changes", "revise", "cancel"},
 }
 
 # Declared parameters: name -> required (None: required only for some cases), and choices.
@@ -228,6 +260,17 @@ PARAMS = {
         "hand_off": {"units": True, "due": False},
     },
     "local_implementation": {},
+    "indicator_list": {
+        "set_target": {
+            "indicator": True,
+            "unit": True,
+            "target_value": True,
+            "tolerance_pct": False,
+            "responsible": False,
+        },
+        "remove_target": {"indicator": True, "unit": True},
+        "approve": {"decision_ref": True},
+    },
 }
 CHOICES = {
     ("knowledge_support", "open_consultation", "channel"): {"remiss", "synpunktsinhamtning"},

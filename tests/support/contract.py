@@ -101,15 +101,30 @@ TRIGGERS: dict[str, dict[str, tuple[frozenset[tuple[str, str]], tuple[str, ...]]
         "waive": (_g("process_lead", scope=REGION), ("assigned", "acknowledged")),
         "cancel": (_g(), LI_OPEN),
     },
+    # §6.3 (close is also automatic on 1 February of the year after)
+    "indicator_list": {
+        "set_target": (_g("coordinator", "process_lead"), ("drafting",)),
+        "remove_target": (_g("coordinator", "process_lead"), ("drafting",)),
+        "submit": (_g("coordinator"), ("drafting",)),
+        "request_changes": (_g("chair"), ("submitted",)),
+        "approve": (_g("chair"), ("submitted",)),
+        "revise": (_g("chair"), ("approved",)),
+        "close": (_g("coordinator"), ("approved",)),
+        "cancel": (_g("chair"), ("drafting", "submitted")),
+    },
 }
 # Beyond the machines (docs/lifecycle.md, follow-up): who defines indicators on a knowledge
 # support and who reports a local unit's measurements, and in which states.
 DEFINE_INDICATOR_ROLES = frozenset({"chair", "process_lead"})
-REPORT_MEASUREMENT_ROLES = frozenset({"local_lead", "member"})
+REPORT_MEASUREMENT_ROLES = frozenset({"local_lead", "member", "process_lead"})  # §6.2
 MEASURING_STATES = frozenset({"implemented", "following_up"})
 # api.md: creating a knowledge support needs chair or process lead in the owner unit (or above).
 CREATE_ROLES = frozenset({"chair", "process_lead"})
-REGION_WIDE = frozenset({"consultation_response", "regional_adaptation"})
+# lifecycle.md §6.3: an indikatorlista is created by the owner's coordinator or process lead.
+CREATE_LIST_ROLES = frozenset({"coordinator", "process_lead"})
+# api.md "Who sees what": everyone with a role in the region reads these (§6.3: the units
+# below an indikatorlista read their targets).
+REGION_WIDE = frozenset({"consultation_response", "regional_adaptation", "indicator_list"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +275,9 @@ class Contract:
 
     def may_create_in(self, who: Person, owner: int) -> bool:
         return bool(CREATE_ROLES & who.roles_in(self.org.above(owner)))
+
+    def may_create_list_in(self, who: Person, owner: int) -> bool:
+        return bool(CREATE_LIST_ROLES & who.roles_in(self.org.above(owner)))
 
     def admin_covers(self, who: Person, unit: int) -> bool:
         """An admin in U administers U and every unit below it."""

@@ -44,6 +44,8 @@ from werkzeug.security import generate_password_hash
 
 from kflow.accounts import tokens as api_tokens
 from kflow.accounts.models import ApiToken
+from kflow.followup.lists import create_indicator_list
+from kflow.followup.models import Indicator
 from kflow.org import users as org_users
 from kflow.org.models import Membership, User
 from kflow.runtime import Runtime
@@ -72,6 +74,7 @@ COLLECTIONS = {
     "consultation_response": "consultation-responses",
     "regional_adaptation": "regional-adaptations",
     "local_implementation": "local-implementations",
+    "indicator_list": "indicator-lists",
 }
 CODES = {404: "not_found", 403: "forbidden", 409: "invalid_transition", 422: "validation_error"}
 NATIONAL = ("npo-psykisk-halsa", "npo-cancersjukdomar")
@@ -82,8 +85,9 @@ HOME = {
     "cr": ("vgr",),
     "ra": ("vgr",),
     "li": ("vgr-psyk-1", "vgr"),
+    "il": ("vgr",),
 }
-REGIONAL = ("cr", "ra", "li")  # the focus cases not everyone may see
+REGIONAL = ("cr", "ra", "li", "il")  # the focus cases not everyone may see
 # One user in each place: what one may see does not depend on the role (api.md), which the
 # checks over every user (single cases, lists) show; the costlier pages use these.
 READERS = [f"viewer@{place}" for place in PLACES] + [NOBODY]
@@ -172,7 +176,21 @@ def _build(session: Session, settings: Any) -> tuple[World, dict[str, int]]:
     world.fire(skane, "submit_for_decision", "skane-lead", comment="Analys klar")
     world.fire(skane, "adopt", "skane-chair", params={"decision_ref": "RS-2026-9"})
     world.fire(skane, "hand_off", "skane-coordinator", params={"units": ["skane-psyk-1"]})
+    indicator = Indicator(knowledge_support_id=ks.id, name="Andel", unit_of_measure="procent")
+    session.add(indicator)
+    session.flush()
+    il = create_indicator_list(
+        session,
+        world.authority("vgr-coordinator"),
+        owner="vgr",
+        year=2027,
+        scope="alla",
+        title="VGR",
+    )
+    target = {"indicator": indicator.id, "unit": "vgr-psyk-1", "target_value": 90}
+    world.fire(il, "set_target", "vgr-coordinator", params=target)
     focus = {
+        "il": il.id,
         "ks": ks.id,
         "ks_consultation": consulting.id,
         "cr": world.case_of("consultation_response", consulting, "vgr").id,
@@ -263,6 +281,7 @@ API_RULES = {
     "api.overdue",
     "api.overview",
     "api.create_knowledge_support",
+    "api.create_indicator_list",
     "api.list_cases",
     "api.get_case",
     "api.case_history",
@@ -271,6 +290,13 @@ API_RULES = {
     "api.list_tokens",
     "api.create_token",
     "api.revoke_token",
+    "api.list_indicators",
+    "api.get_indicator",
+    "api.create_indicator",
+    "api.list_measurements",
+    "api.create_measurement",
+    "api.correct_measurement",
+    "api.import_measurements",
 }
 UI_RULES = {
     "inbox.index",
@@ -281,6 +307,7 @@ UI_RULES = {
     "cases.history_export",
     "cases.fire",
     "cases.report_measurement",
+    "cases.correct_measurement",
     "create.new",
     "create.define_indicator",
     "admin.index",
@@ -313,6 +340,8 @@ def concrete_paths(matrix: Matrix, rule: Any) -> list[str]:
         "case_id": str(matrix.focus["ra"]),
         "token_id": str(matrix.spare_token[NOBODY]),
         "membership_id": "1",
+        "indicator_id": "1",
+        "measurement_id": "1",
         "filename": "kflow.css",
     }
     paths = [rule.rule]
@@ -530,6 +559,17 @@ def test_creating_a_knowledge_support(matrix: Matrix, rolled_back: None) -> None
     tally.done(at_least=len(matrix.people))
 
 
+def test_creating_an_indicator_list(matrix: Matrix, rolled_back: None) -> None:
+    tally = Tally()
+    owner = matrix.org.id["vgr"]
+    for who, person in matrix.people.items():
+        body = {"owner": "vgr", "year": 2027, "scope": "sjukhus", "title": f"Lista av {who}"}
+        status, answer = matrix.api("POST", "/api/v1/indicator-lists", who, body)
+        expected = 201 if matrix.contract.may_create_list_in(person, owner) else 403
+        tally.status(f"{who} creates a list for vgr", expected, status, answer)
+    tally.done(at_least=len(matrix.people))
+
+
 def test_caller_scoped_endpoints(matrix: Matrix) -> None:
     """/me, /tokens (one's own only; another's token is 404), /org-units, /overview."""
     tally = Tally()
@@ -607,6 +647,7 @@ def test_ui_case_pages_and_actions(matrix: Matrix) -> None:
         "cr": ("coordinator@vgr", "submit"),
         "ra": ("coordinator@vgr-rpo-psyk", "start_assessment"),
         "li": ("local_lead@vgr-psyk-1", "start_implementation"),
+        "il": ("coordinator@vgr", "set_target"),  # without its parameters: 422, no change
     }
     attempts = [(who, label) for who in readers for label in REGIONAL]
     attempts += [(who, label) for label, (who, _) in allowed.items()]

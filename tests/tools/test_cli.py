@@ -173,6 +173,9 @@ def test_units_users_grants_and_a_token_that_works(ready):
                 "name": "Psykiatri Göteborg",
                 "kind": "local_unit",
                 "parent": "vgr-rpo-psyk",
+                "subkind": None,
+                "subkind_label": None,
+                "mirrors": None,
             }
         ]
         bad = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}x"})

@@ -166,7 +166,7 @@ def test_demo_reports_indicator_measurements(demo_session: Session) -> None:
         select(func.count())
         .select_from(Measurement)
         .join(Indicator, Indicator.id == Measurement.indicator_id)
-        .join(Case, Case.id == Measurement.implementation_id)
+        .join(Case, Case.id == Measurement.case_id)
         .where(Case.knowledge_support_id != Indicator.knowledge_support_id)
     )
     assert stray == 0

@@ -340,7 +340,7 @@ def test_empty_query_parameters_are_422(primed_api, world):
                 tried.add(name)
     assert tried == {
         "limit", "offset", "knowledge_support", "region", "unit", "state", "owner", "kind",
-        "parent",
+        "parent", "owner_unit", "indicator", "period", "history",
     }  # fmt: skip
     # Given a value, each works (a paging value as before).
     primed_api.get(f"/api/v1/{KS}", "npo-chair", state="review", limit="1", offset="0")

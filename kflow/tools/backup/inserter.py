@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, Text, bindparam, func, insert, select
+from sqlalchemy import Connection, Table, Text, bindparam, func, insert, select, update
 
 from kflow.tools.backup.codecs import kind
-from kflow.tools.backup.schema import tables
+from kflow.tools.backup.schema import self_references, tables
 
 
 def _insert_statement(table: Table) -> Any:
@@ -28,10 +28,16 @@ class Inserter:
         self.copy = conn.dialect.name == "postgresql"
         self.quote = conn.dialect.identifier_preparer.quote
         self.statements: dict[str, Any] = {}
+        # A row may point at a later row of its own table (a unit's host healthcare region, made
+        # after the NPO): written as NULL first, set by ``finish`` once every row is in.
+        self.late: list[tuple[Table, int, int, Any, Any]] = []
 
     def write(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        refs = self_references(table)
+        if refs:
+            rows = [self._defer_forward(table, refs, row) for row in rows]
         if self.copy:
             # COPY takes the values as they are (the JSON text included) and is several times
             # faster than INSERT; it runs in the same transaction, with every constraint and
@@ -51,6 +57,25 @@ class Inserter:
             statement = self.statements[table.name] = _insert_statement(table)
         names = [c.name for c in table.columns]
         self.conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
+
+    def _defer_forward(
+        self, table: Table, refs: list[tuple[int, int]], row: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        values = list(row)
+        for ref, pk in refs:
+            if values[ref] is not None and values[ref] > values[pk]:
+                self.late.append((table, pk, ref, values[pk], values[ref]))
+                values[ref] = None
+        return tuple(values)
+
+    def finish(self) -> None:
+        """Set the references to later rows that ``write`` left NULL."""
+        for table, pk, ref, key, value in self.late:
+            columns = list(table.columns)
+            self.conn.execute(
+                update(table).where(columns[pk] == key).values({columns[ref].name: value})
+            )
+        self.late.clear()
 
 
 def reset_sequences(conn: Connection) -> None:

@@ -97,6 +97,7 @@ def _import_rows(
         if len(batch) >= WRITE_BATCH:
             flush()
     flush()
+    inserter.finish()
     _check_end(reader, line, counts, expected)
     return counts
 

@@ -16,16 +16,34 @@ def unit() -> None:
 @unit.command("create")
 @click.argument("code")
 @click.option("--name", required=True)
-@click.option("--kind", required=True, help="nag, regional_group or local_unit (or another kind).")
+@click.option(
+    "--kind",
+    default=None,
+    help="nag, regional_group or local_unit (or another kind); implied by --subkind.",
+)
 @click.option("--parent", "parent_code", required=True, help="Code of the parent unit.")
+@click.option("--subkind", default=None, help="rpo, rsg, rag, lpo, forvaltning, ... (§5.1).")
+@click.option("--mirrors", default=None, help="A programme unit's NPO code, or primarvardsradet.")
 @friendly
-def unit_create(code: str, name: str, kind: str, parent_code: str) -> None:
+def unit_create(
+    code: str,
+    name: str,
+    kind: str | None,
+    parent_code: str,
+    subkind: str | None,
+    mirrors: str | None,
+) -> None:
     """Create a unit under --parent."""
     from kflow.org import units as org_units
+    from kflow.org.subkinds import SUBKIND_KINDS, Subkind
 
+    if kind is None:
+        if subkind not in set(Subkind):
+            raise click.UsageError("Give --kind, or a --subkind that implies it.")
+        kind = SUBKIND_KINDS[Subkind(subkind)]
     with runtime().transaction() as session:
         parent = org_units.unit_by_code(session, parent_code)
-        org_units.create_unit(session, code, name, kind, parent)
+        org_units.create_unit(session, code, name, kind, parent, subkind=subkind, mirrors=mirrors)
     click.echo(f"Unit {code} created under {parent_code}.")
 
 

@@ -16,6 +16,7 @@ from kflow.org.models import Membership, Unit, User
 from kflow.org.roles import ROLE_LABELS, Role, UnitKind
 from kflow.tools.demo.builder import Builder
 from kflow.tools.demo.detours import beyond_the_path
+from kflow.tools.demo.lists import follow_up
 from kflow.tools.demo.national import story
 from kflow.tools.demo.people import DEFAULT_PASSWORD, DOMAIN, USERS
 from kflow.tools.demo.stories import STORIES
@@ -51,6 +52,7 @@ def load_demo(
     builder.organisation(password)
     made = {told.title: story(builder, told) for told in STORIES}
     beyond_the_path(builder, made)
+    follow_up(builder)
     session.flush()
     return DemoResult(False, _count_cases(session), logins(session))
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from kflow.calendar import local_date
 from kflow.cases.models import Case, LocalImplementation
-from kflow.followup import indicators
+from kflow.followup import measurements
 from kflow.followup.models import Indicator
 from kflow.tools.demo.builder import Builder
 from kflow.tools.demo.people import LOCAL_STAFF, REGION_STAFF
@@ -101,10 +101,10 @@ def measure(b: Builder, li: Case, who: str, days_ago: int) -> None:
         # Somewhere between 70 % and 115 % of the way to the target, varying by report.
         share = 0.70 + 0.05 * (b.count() % 10)
         target = indicator.target_value or 1.0
-        value = target * share if indicator.direction == "higher" else target / share
+        value = target * share if indicator.direction == "higher_is_better" else target / share
         if indicator.unit_of_measure == "procent":
             value = min(value, 100.0)
-        indicators.report_measurement(
+        measurements.report_on_implementation(
             b.session,
             b.authority(who),
             li,

@@ -1,10 +1,11 @@
 """The JSON API under /api/v1: bearer tokens, JSON in and out, errors as lifecycle.md §3.
 
 kflow.web.api.base holds the blueprint and what every operation shares; the operations are in
-kflow.web.api.cases and kflow.web.api.tokens, imported here so that their routes are added.
+kflow.web.api.cases, kflow.web.api.tokens and kflow.web.api.followup, imported here so that
+their routes are added.
 """
 
-from kflow.web.api import cases, tokens  # noqa: F401 (their routes are added to bp)
+from kflow.web.api import cases, followup, tokens  # noqa: F401 (their routes are added to bp)
 from kflow.web.api.base import bp
 
 __all__ = ["bp"]

@@ -14,6 +14,7 @@ from kflow.engine import create as create_case
 from kflow.engine import fire as engine
 from kflow.engine.read import case_to_fire, readable_case
 from kflow.errors import ValidationError
+from kflow.followup import lists
 from kflow.queries import history as history_rows
 from kflow.queries import inbox as inbox_list
 from kflow.queries import lists as case_lists
@@ -53,7 +54,7 @@ def org_units() -> Response:
         limit=args.get("limit"),
         offset=args.get("offset"),
     )
-    return listing(page, [unit(u, parent) for u, parent in page.items])
+    return listing(page, [unit(u, parent, mirrors) for u, parent, mirrors in page.items])
 
 
 @bp.post("/knowledge-supports")
@@ -67,6 +68,22 @@ def create_knowledge_support() -> tuple[Response, int]:
         kind=text_field(body, "kind"),
         owner=text_field(body, "owner"),
         description=text_field(body, "description"),
+    )
+    return jsonify(Serializer(session, authority()).case(case)), 201
+
+
+@bp.post("/indicator-lists")
+def create_indicator_list() -> tuple[Response, int]:
+    body = json_body()
+    session = boundary.session()
+    year = body.get("year")
+    case = lists.create_indicator_list(
+        session,
+        authority(),
+        owner=text_field(body, "owner"),
+        year=year if isinstance(year, int) else text_field(body, "year"),
+        scope=text_field(body, "scope"),
+        title=text_field(body, "title"),
     )
     return jsonify(Serializer(session, authority()).case(case)), 201
 

@@ -6,11 +6,14 @@ import functools
 from typing import Any
 
 from kflow.org.roles import Role, UnitKind
+from kflow.org.subkinds import Subkind
 from kflow.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from kflow.states import MACHINES
 from kflow.states import consultation_response as cr_states
+from kflow.states import indicator_list as il_states
 from kflow.states import knowledge_support as ks_states
 from kflow.states.base import CaseType
+from kflow.web.api import openapi_followup
 from kflow.web.limits import MAX_URL_LENGTH
 
 COLLECTIONS: dict[str, str] = {
@@ -18,6 +21,7 @@ COLLECTIONS: dict[str, str] = {
     "consultation-responses": CaseType.CONSULTATION_RESPONSE,
     "regional-adaptations": CaseType.REGIONAL_ADAPTATION,
     "local-implementations": CaseType.LOCAL_IMPLEMENTATION,
+    "indicator-lists": CaseType.INDICATOR_LIST,
 }
 ERROR_CODES = [
     "unauthenticated",
@@ -91,6 +95,30 @@ NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
 NULLABLE_INT = {"type": ["integer", "null"]}
 
 
+_INDICATOR_LIST_PROPERTIES: dict[str, Any] = {
+    "title": {"type": "string"},
+    "year": {"type": "integer"},
+    "scope": {"type": "string", "enum": list(il_states.SCOPES)},
+    "owner": {"type": "string", "description": "Code of the region or healthcare region"},
+    "region": NULLABLE_STRING,
+    "decision_ref": NULLABLE_STRING,
+    "targets": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["indicator", "unit", "target_value"],
+            "properties": {
+                "indicator": {"type": "integer"},
+                "unit": {"type": "string"},
+                "target_value": {"type": "number"},
+                "tolerance_pct": {"type": ["number", "null"]},
+                "responsible": NULLABLE_STRING,
+            },
+        },
+    },
+}
+
+
 def _case_schema(case_type: str) -> dict[str, Any]:
     machine = MACHINES[case_type]
     props: dict[str, Any] = {
@@ -126,6 +154,8 @@ def _case_schema(case_type: str) -> dict[str, Any]:
                 },
             },
         }
+    elif case_type == CaseType.INDICATOR_LIST:
+        props |= _INDICATOR_LIST_PROPERTIES
     else:
         props |= {"knowledge_support": {"type": "integer"}, "region": {"type": "string"}}
     if case_type == CaseType.CONSULTATION_RESPONSE:
@@ -351,6 +381,21 @@ def openapi_document() -> dict[str, Any]:
             "422": _error("Invalid field"),
         },
     }
+    paths["/api/v1/indicator-lists"]["post"] = {
+        "summary": "Create an indikatorlista (drafting)",
+        "operationId": "create_indicator_list",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("NewIndicatorList")}},
+        },
+        "responses": {
+            "201": _json(_ref("Case_indicator_list"), "Created"),
+            "400": _error("Malformed JSON"),
+            "401": _error("Not logged in"),
+            "403": _error("Not coordinator or process lead of the owner"),
+            "422": _error("Invalid field"),
+        },
+    }
     paths["/api/v1/org-units"] = {
         "get": {
             "summary": "Organisation units",
@@ -413,6 +458,7 @@ def openapi_document() -> dict[str, Any]:
         }
     }
     paths |= _token_paths()
+    paths |= openapi_followup.paths()
     paths["/healthz"] = {
         "get": {
             "summary": "Liveness check",
@@ -474,6 +520,16 @@ def openapi_document() -> dict[str, Any]:
                 "description": {"type": ["string", "null"], "maxLength": 20000},
             },
         },
+        "NewIndicatorList": {
+            "type": "object",
+            "required": ["owner", "year", "scope", "title"],
+            "properties": {
+                "owner": {"type": "string", "description": "Code of a region or healthcare region"},
+                "year": {"type": "integer", "minimum": 2000, "maximum": 2100},
+                "scope": {"type": "string", "enum": list(il_states.SCOPES)},
+                "title": {"type": "string", "minLength": 1, "maxLength": 300},
+            },
+        },
         "HistoryRow": {
             "type": "object",
             "required": [
@@ -502,12 +558,15 @@ def openapi_document() -> dict[str, Any]:
         },
         "Unit": {
             "type": "object",
-            "required": ["code", "name", "kind", "parent"],
+            "required": ["code", "name", "kind", "parent", "subkind", "subkind_label", "mirrors"],
             "properties": {
                 "code": {"type": "string"},
                 "name": {"type": "string"},
                 "kind": {"type": "string", "enum": list(UnitKind)},
                 "parent": NULLABLE_STRING,
+                "subkind": {"type": ["string", "null"], "enum": [*Subkind, None]},
+                "subkind_label": NULLABLE_STRING,
+                "mirrors": NULLABLE_STRING,
             },
         },
         "Me": {
@@ -613,6 +672,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "AnyCase": {"oneOf": [_ref(f"Case_{t}") for t in MACHINES]},
         **TOKEN_SCHEMAS,
+        **openapi_followup.SCHEMAS,
     }
     for case_type in MACHINES:
         schemas[f"Case_{case_type}"] = _case_schema(case_type)

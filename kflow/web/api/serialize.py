@@ -11,11 +11,14 @@ from kflow.cases.events import CaseEvent
 from kflow.cases.models import (
     Case,
     ConsultationResponse,
+    IndicatorList,
     KnowledgeSupport,
     LocalImplementation,
     RegionalAdaptation,
 )
 from kflow.engine.authority import Authority
+from kflow.followup.lists import targets_of
+from kflow.org import subkinds
 from kflow.org.models import Unit
 from kflow.queries import units
 from kflow.queries.lists import regions
@@ -77,6 +80,16 @@ class Serializer:
                     else None
                 ),
             )
+        elif isinstance(case, IndicatorList):
+            data.update(
+                title=case.title,
+                year=case.year,
+                scope=case.scope,
+                owner=self.code(case.owner_id),
+                region=self.code(case.region_id),
+                decision_ref=case.decision_ref,
+                targets=self._targets(case),
+            )
         else:
             data["knowledge_support"] = case.knowledge_support_id
             data["region"] = self.code(case.region_id)
@@ -95,6 +108,21 @@ class Serializer:
                 target_date=_iso(case.target_date),
             )
         return data
+
+    def _targets(self, case: IndicatorList) -> list[dict[str, Any]]:
+        targets = targets_of(self.session, case.id)
+        wanted = {u for t in targets for u in (t.unit_id, t.responsible_id) if u}
+        self._codes.update(units.codes(self.session, wanted - set(self._codes)))
+        return [
+            {
+                "indicator": t.indicator_id,
+                "unit": self.code(t.unit_id),
+                "target_value": t.target_value,
+                "tolerance_pct": t.tolerance_pct,
+                "responsible": self.code(t.responsible_id),
+            }
+            for t in targets
+        ]
 
     def cases(self, cases: Iterable[Case]) -> list[dict[str, Any]]:
         cases = list(cases)
@@ -176,8 +204,16 @@ def event(row: CaseEvent) -> dict[str, Any]:
     }
 
 
-def unit(row: Unit, parent_code: str | None) -> dict[str, Any]:
-    return {"code": row.code, "name": row.name, "kind": row.kind, "parent": parent_code}
+def unit(row: Unit, parent_code: str | None, mirrors_code: str | None = None) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name": row.name,
+        "kind": row.kind,
+        "parent": parent_code,
+        "subkind": row.subkind,
+        "subkind_label": subkinds.label(row.subkind),
+        "mirrors": mirrors_code,
+    }
 
 
 def _iso(value: Any) -> str | None:

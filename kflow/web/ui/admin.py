@@ -14,7 +14,9 @@ from kflow.org import units as org_units
 from kflow.org import users as org_users
 from kflow.org.models import Unit
 from kflow.org.roles import UNIT_KIND_LABELS, UnitKind
+from kflow.org.subkinds import SUBKIND_KINDS, SUBKIND_LABELS, Subkind
 from kflow.queries import admin as admin_queries
+from kflow.queries import units as unit_queries
 from kflow.queries.admin import AdminScope
 from kflow.web import boundary
 from kflow.web.ui.base import authority, install
@@ -24,7 +26,7 @@ install(bp)
 
 LIST_LIMIT = 500
 PARENT_KINDS: dict[str, tuple[str, ...]] = {
-    UnitKind.REGIONAL_GROUP: (UnitKind.REGION, UnitKind.REGIONAL_GROUP),
+    UnitKind.REGIONAL_GROUP: (UnitKind.REGION, UnitKind.HEALTHCARE_REGION, UnitKind.REGIONAL_GROUP),
     UnitKind.LOCAL_UNIT: (UnitKind.REGION, UnitKind.REGIONAL_GROUP, UnitKind.LOCAL_UNIT),
     UnitKind.NAG: (UnitKind.NPO, UnitKind.NSG),
 }
@@ -60,14 +62,24 @@ def index() -> Any:
 
 def _units_page(error: str | None = None, status: int = 200) -> Any:
     sc = scope()
+    session = boundary.session()
     parent_kinds = tuple({k for kind in sc.unit_kinds for k in PARENT_KINDS[kind]})
+    parents = scoped_units(parent_kinds)
     return render_template(
         "ui/admin/units.html",
         scope=sc,
-        rows=admin_queries.units_with_parents(boundary.session(), sc, LIST_LIMIT),
+        rows=admin_queries.units_with_parents(session, sc, LIST_LIMIT),
         kinds=[(k, UNIT_KIND_LABELS[UnitKind(k)]) for k in sc.unit_kinds],
         kind_labels=UNIT_KIND_LABELS,
-        parents=scoped_units(parent_kinds),
+        subkinds=[
+            (s, SUBKIND_LABELS[s], UNIT_KIND_LABELS[SUBKIND_KINDS[s]])
+            for s in Subkind
+            if SUBKIND_KINDS[s] in sc.unit_kinds
+        ],
+        subkind_labels=SUBKIND_LABELS,
+        mirrorable=unit_queries.mirrorable(session),
+        parents=parents,
+        labels=unit_queries.labels(session, parents),
         form=request.form,
         error=error,
         limit=LIST_LIMIT,
@@ -91,7 +103,13 @@ def create_unit() -> Any:
         parent = org_units.unit_by_code(session, form.get("parent", ""))
         sc.require(parent.id)
         unit = org_units.create_unit(
-            session, form.get("code", "").strip(), form.get("name", ""), kind, parent
+            session,
+            form.get("code", "").strip(),
+            form.get("name", ""),
+            kind,
+            parent,
+            subkind=form.get("subkind") or None,
+            mirrors=form.get("mirrors") or None,
         )
     except KflowError as error:
         return boundary.refused(_units_page, *form_error(error))

@@ -16,16 +16,19 @@ from kflow.org import users as org_users
 from kflow.org.models import User
 from kflow.org.roles import ROLE_LABELS, Role
 from kflow.queries import admin as admin_queries
+from kflow.queries import units as unit_queries
 from kflow.web import boundary
 from kflow.web.ui.admin import LIST_LIMIT, bp, form_error, scope, scoped_units
 
 
 def _memberships_page(error: str | None = None, status: int = 200) -> Any:
+    units = scoped_units()
     return render_template(
         "ui/admin/memberships.html",
         scope=scope(),
         rows=admin_queries.memberships(boundary.session(), scope(), LIST_LIMIT),
-        units=scoped_units(),
+        units=units,
+        labels=unit_queries.labels(boundary.session(), units),
         roles=ROLE_LABELS,
         form=request.form,
         error=error,

@@ -15,21 +15,26 @@ from kflow.cases.events import SYSTEM_ACTOR
 from kflow.cases.models import (
     Case,
     ConsultationResponse,
+    IndicatorList,
     KnowledgeSupport,
     LocalImplementation,
     RegionalAdaptation,
 )
 from kflow.org.models import Unit
 from kflow.queries import casepage as page_queries
+from kflow.queries import followup
 from kflow.queries import history as case_history
 from kflow.queries import units as unit_queries
 from kflow.queries.rows import overdue_days
 from kflow.states import MACHINES
 from kflow.states import consultation_response as cr_states
+from kflow.states import indicator_list as il_states
 from kflow.states import knowledge_support as ks_states
 from kflow.web.ui import labels
 
 HISTORY_LIMIT = paging.MAX_LIMIT
+MEASUREMENT_REPORTED = "Mätvärde rapporterat"
+MEASUREMENT_CORRECTED = "Mätvärde rättat"
 
 
 @dataclasses.dataclass
@@ -53,7 +58,7 @@ class Entry:
 
 
 def heading(case: Case, units: dict[int, Unit]) -> str:
-    if isinstance(case, KnowledgeSupport):
+    if isinstance(case, KnowledgeSupport | IndicatorList):
         return case.title
     return f"{MACHINES[case.type].label}: {units[case.owner_id].name}"
 
@@ -75,6 +80,13 @@ def facts(
     if late:
         due += f" (Försenad {labels.days_text(late)})"
     out.append(Fact("Förfallodag", due))
+    if isinstance(case, IndicatorList):
+        out += [
+            Fact("År", str(case.year)),
+            Fact("Omfattning", il_states.SCOPES.get(case.scope or "", case.scope or "")),
+            Fact("Ägare", units[case.owner_id].name),
+            Fact("Beslutsreferens", case.decision_ref or "Ej fastställd"),
+        ]
     if isinstance(case, KnowledgeSupport):
         out += [
             Fact("Typ av kunskapsstöd", ks_states.KINDS.get(case.kind, case.kind)),
@@ -117,8 +129,34 @@ def facts(
 
 
 def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
+    """The case's history; a local implementation's with its measurement reports and
+    corrections interleaved by time."""
     page = case_history.history(session, case, limit=HISTORY_LIMIT)
-    return describe(session, page.items, {case.id: case.type}), page.total
+    entries = describe(session, page.items, {case.id: case.type})
+    if not isinstance(case, LocalImplementation):
+        return entries, page.total
+    reported = [
+        measurement_entry(row) for row in followup.for_timeline(session, case, HISTORY_LIMIT)
+    ]
+    return sorted(entries + reported, key=lambda entry: entry.at), page.total + len(reported)
+
+
+def measurement_entry(row: followup.Row) -> Entry:
+    m = row.measurement
+    value = f"{number(m.value)} {row.indicator.unit_of_measure}"
+    if m.denominator is not None and m.numerator is not None:
+        value += f" ({number(m.numerator)}/{number(m.denominator)})"
+    return Entry(
+        at=m.reported_at,
+        actor=row.reported_by or labels.SYSTEM_LABEL,
+        role="",
+        action=MEASUREMENT_CORRECTED if m.supersedes_id else MEASUREMENT_REPORTED,
+        from_label=None,
+        to_label="",
+        comment=m.comment,
+        params=[("Indikator", row.indicator.name), ("Period", m.period), ("Värde", value)],
+        override=False,
+    )
 
 
 HISTORY_HEADER = [

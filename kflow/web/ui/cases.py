@@ -7,14 +7,32 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from kflow.cases.models import Case, KnowledgeSupport, LocalImplementation, RegionalAdaptation
+from kflow.cases.models import (
+    Case,
+    IndicatorList,
+    KnowledgeSupport,
+    LocalImplementation,
+    RegionalAdaptation,
+)
 from kflow.engine import fire as engine
 from kflow.engine.read import case_to_fire, readable_case
-from kflow.errors import Conflict, Forbidden, InvalidTransition, KflowError, ValidationError
-from kflow.followup import indicators
+from kflow.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    KflowError,
+    NotFound,
+    ValidationError,
+)
+from kflow.followup import indicators, periods, rights
+from kflow.followup import measurements as followup
+from kflow.followup.attainment import DEFAULT_TOLERANCE_PCT, STATUS_SYMBOLS
+from kflow.followup.models import AGGREGATIONS, SOURCES
 from kflow.queries import casepage as page_queries
+from kflow.queries import followup as followup_queries
 from kflow.queries import history as case_history
 from kflow.queries import lists as case_lists
+from kflow.queries import targets
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
@@ -45,9 +63,8 @@ def render_case(
     day = today()
     machine = MACHINES[case.type]
     ks = page_queries.knowledge_support_of(session, case)
-    assert ks is not None
     units = unit_queries.by_id(session, (case.owner_id, case.assignee_id, case.region_id))
-    auth.prefetch_cases([case], [ks.owner_id])
+    auth.prefetch_cases([case], [ks.owner_id] if ks else [])
     timeline, history_total = casepage.timeline(session, case)
     context: dict[str, Any] = {
         "case": case,
@@ -70,23 +87,42 @@ def render_case(
         context["regions_hidden"] = any(row.hidden for row in rows)
         context["indicators"] = page_queries.indicators_of(session, case.id)
         context["directions"] = DIRECTION_LABELS
+        context["indicator_sources"] = SOURCES
+        context["indicator_aggregations"] = AGGREGATIONS
         context["can_define_indicators"] = case.is_open and bool(
             set(indicators.DEFINE_ROLES) & auth.case_roles(case)
         )
+    elif isinstance(case, IndicatorList):
+        period = request.args.get("period", "")
+        if not period_is_valid(period):
+            period = targets.default_period(day)
+        context["period"] = period
+        context["targets"] = targets.rows(session, case, period, DEFAULT_TOLERANCE_PCT)
+        context["status_symbols"] = STATUS_SYMBOLS
     elif isinstance(case, RegionalAdaptation):
+        assert ks is not None
         local = page_queries.implementations(session, auth, case, ks, day)
         context["implementations"] = local.shown
         context["other_implementations"] = local.others
         context["parents"] = [page_queries.related(auth, ks, ks.title, ks.owner_id, day)]
     else:
+        assert ks is not None
         context["parents"] = page_queries.parent_links(session, auth, case, ks, day)
     if isinstance(case, LocalImplementation):
-        context["measurements"] = page_queries.measurements(session, case)
-        can_report = bool(set(indicators.REPORT_ROLES) & auth.case_roles(case))
-        if can_report and case.state in {str(s) for s in li_states.MEASURING}:
+        assert ks is not None
+        context["measurements"] = followup_queries.of_case(session, case)
+        if _may_report(auth, case) and case.state in {str(s) for s in li_states.MEASURING}:
             context["measurement_indicators"] = page_queries.indicators_of(session, ks.id)
             context["measurement_form"] = measurement_form or MultiDict()
     return render_template("ui/case.html", **context), status
+
+
+def period_is_valid(text: str) -> bool:
+    try:
+        periods.parse(text)
+    except KflowError:
+        return False
+    return True
 
 
 @bp.get("/arenden/<int:case_id>")
@@ -177,6 +213,20 @@ def fire(case_id: int) -> Any:
     return redirect(url_for("cases.show", case_id=moved.id), 303)
 
 
+def _may_report(auth: Any, case: Case) -> bool:
+    """Whether to offer the measurement forms (kflow.followup.measurements decides)."""
+    return bool(set(rights.REPORT_ROLES) & auth.case_roles(case)) or (
+        rights.REGION_REPORT_ROLE in auth.roles_at(case.region_id)
+    )
+
+
+def _measured(form: MultiDict[str, str]) -> dict[str, Any]:
+    return {
+        name: form.get(name, "").strip() or None
+        for name in ("value", "numerator", "denominator", "comment")
+    }
+
+
 @bp.post("/arenden/<int:case_id>/matvarde")
 def report_measurement(case_id: int) -> Any:
     session = boundary.session()
@@ -186,14 +236,14 @@ def report_measurement(case_id: int) -> Any:
     form = request.form
     raw_indicator = form.get("indicator", "")
     try:
-        indicators.report_measurement(
+        followup.report_on_implementation(
             session,
             auth,
             case,
             settings=boundary.runtime().settings,
             indicator_id=int(raw_indicator) if is_number(raw_indicator) else None,
             period=form.get("period", "").strip(),
-            value=form.get("value", "").strip(),
+            **_measured(form),
         )
     except KflowError as error:
         return boundary.refused(_refused_measurement, case_id, error, form)
@@ -201,9 +251,45 @@ def report_measurement(case_id: int) -> Any:
     return redirect(url_for("cases.show", case_id=case.id, _anchor="matvarden"), 303)
 
 
+@bp.post("/arenden/<int:case_id>/matvarde/<int:measurement_id>/rattelse")
+def correct_measurement(case_id: int, measurement_id: int) -> Any:
+    session = boundary.session()
+    auth = authority()
+    case = readable_case(session, auth, case_id, CaseType.LOCAL_IMPLEMENTATION)
+    form = request.form
+    try:
+        row = followup_queries.measurement(session, auth, measurement_id)
+        if row.measurement.case_id != case.id:
+            raise NotFound("Mätvärdet hör inte till det här ärendet.")
+        followup.correct(
+            session,
+            auth,
+            row.measurement,
+            settings=boundary.runtime().settings,
+            **_measured(form),
+        )
+    except KflowError as error:
+        return boundary.refused(_refused_measurement, case_id, error, form)
+    flash("Rättelsen är sparad. Det tidigare värdet finns kvar, överstruket.", "success")
+    return redirect(url_for("cases.show", case_id=case.id, _anchor="matvarden"), 303)
+
+
+MEASUREMENT_LABELS = (
+    ("indicator", "Indikator"),
+    ("period", "Period"),
+    ("value", "Värde"),
+    ("numerator", "Täljare"),
+    ("denominator", "Nämnare"),
+    ("comment", "Kommentar"),
+)
+
+
 def _refused_measurement(case_id: int, error: KflowError, form: MultiDict[str, str]) -> Any:
     case = readable_case(boundary.session(), authority(), case_id, "local_implementation")
     message = error.message
-    for name, label in (("indicator", "Indikator"), ("period", "Period"), ("value", "Värde")):
-        message = message.replace(f"{name} måste", f"{label} måste")
+    for name, label in MEASUREMENT_LABELS:
+        message = message.replace(f"{name} ", f"{label.lower()} ").replace(
+            f"({name})", f"({label.lower()})"
+        )
+    message = message[0].upper() + message[1:]
     return render_case(case, error=message, status=error.status, measurement_form=form)

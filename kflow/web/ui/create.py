@@ -29,7 +29,7 @@ FIELD_LABELS = {
     "owner": "Ägare",
     "description": "Beskrivning",
     "name": "Namn",
-    "unit_of_measure": "Enhet",
+    "unit_of_measure": "Måttenhet",
     "target_value": "Målvärde",
     "direction": "Riktning",
 }
@@ -117,7 +117,10 @@ def define_indicator(case_id: int) -> Any:
             name=form.get("name", ""),
             unit_of_measure=form.get("unit_of_measure", ""),
             target_value=form.get("target_value") or None,
-            direction=form.get("direction", "higher"),
+            direction=form.get("direction", "higher_is_better"),
+            code=form.get("code", "").strip() or None,
+            source=form.get("source", "manuell"),
+            aggregation=form.get("aggregation", "mean"),
         )
     except KflowError as exc:
         return boundary.refused(_indicator_refused, case_id, exc)

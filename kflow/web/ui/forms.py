@@ -1,7 +1,10 @@
 """Trigger forms rendered from the declarations (Trigger.params), and read back.
 
 Each parameter kind has one control: text -> text input, choice -> select, date -> date input,
-unit -> select of the case region's regional groups, units -> checkboxes of its local units.
+unit -> select of the regional groups of the case's region and its healthcare regions (each
+labelled with the region or healthcare region it belongs to), units -> checkboxes of its local
+units, own_unit -> select of the owner's local units, row -> select of the rows of its table
+(indicators), number -> a text input for a decimal number.
 Whatever the browser sends is handed to kflow.engine.fire unchanged in meaning; the engine
 validates it.
 """
@@ -37,7 +40,7 @@ class Option:
 class Field:
     id: str
     name: str
-    control: str  # text, select, date, checkboxes, textarea
+    control: str  # text, number, select, date, checkboxes, textarea
     label: str
     required: bool
     help: str = ""
@@ -72,8 +75,19 @@ class _Options:
 
     def units(self, kind: str) -> list[Unit]:
         if kind not in self._units:
-            self._units[kind] = unit_queries.below(self.session, self.case.region_id, kind)
+            anchor = self.case.region_id or self.case.owner_id
+            if kind == "own_unit":  # local units of the case's owner
+                anchor, kind = self.case.owner_id, UnitKind.LOCAL_UNIT
+            self._units[kind] = unit_queries.below(self.session, anchor, kind)
         return self._units[kind]
+
+    def labels(self, kind: str) -> dict[int, str]:
+        """The picker's label of each unit of ``kind`` (name and region, see units.labels)."""
+        return unit_queries.labels(self.session, self.units(kind))
+
+    def rows(self, table: str) -> list[tuple[int, str]]:
+        """(id, label) of the rows a ROW parameter may name (indicators, by name)."""
+        return page_queries.row_choices(self.session, table)
 
     def busy_units(self) -> set[int]:
         """Local units already holding an open implementation of this adaptation."""
@@ -134,10 +148,24 @@ def _field(
         field.min = (today + dt.timedelta(days=1)).isoformat()
     elif param.kind == "unit":
         field.control = "select"
+        labels = options.labels(UnitKind.REGIONAL_GROUP)
         field.options = [
-            Option(u.code, u.name, u.code == field.value)
+            Option(u.code, labels[u.id], u.code == field.value)
             for u in options.units(UnitKind.REGIONAL_GROUP)
         ]
+    elif param.kind == "own_unit":
+        field.control = "select"
+        units = options.units(UnitKind.LOCAL_UNIT)
+        labels = unit_queries.labels(options.session, units)
+        field.options = [Option(u.code, labels[u.id], u.code == field.value) for u in units]
+    elif param.kind == "row":
+        field.control = "select"
+        field.options = [
+            Option(str(key), label, str(key) == field.value)
+            for key, label in options.rows(param.table)
+        ]
+    elif param.kind == "number":
+        field.control = "number"
     elif param.kind == "units":
         field.control = "checkboxes"
         chosen = set(form.getlist(param.name))

@@ -20,7 +20,7 @@ from kflow.states import MACHINES
 from kflow.states.base import CaseType, Trigger
 
 NO_ADAPTATION = "Ej mottagen"
-DIRECTION_LABELS = {"higher": "Högre är bättre", "lower": "Lägre är bättre"}
+DIRECTION_LABELS = {"higher_is_better": "Högre är bättre", "lower_is_better": "Lägre är bättre"}
 CREATE_LABEL = "Skapat"
 SYSTEM_LABEL = "Systemet (automatiskt)"
 CONFLICT_MESSAGE = (

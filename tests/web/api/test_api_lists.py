@@ -376,6 +376,9 @@ def test_org_units_by_kind_and_parent(api, world):
             "name": "Enhet under RPO",
             "kind": "local_unit",
             "parent": "vgr-rpo-psyk",
+            "subkind": None,
+            "subkind_label": None,
+            "mirrors": None,
         }
     ]
     page = api.get("/api/v1/org-units", "nobody", kind="region", limit=5, offset=20)

@@ -52,6 +52,9 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.exceptions import HTTPException
 
 from kflow.accounts import tokens as api_tokens
+from kflow.followup import measurements
+from kflow.followup.indicators import define_indicator
+from kflow.followup.lists import create_indicator_list
 from kflow.org import users as org_users
 from kflow.org.roles import Role
 from kflow.runtime import Runtime
@@ -77,6 +80,7 @@ COLLECTIONS = {
     "consultation-responses": "consultation_response",
     "regional-adaptations": "regional_adaptation",
     "local-implementations": "local_implementation",
+    "indicator-lists": "indicator_list",
 }
 OPERATIONS = sorted(
     (method.upper(), path)
@@ -123,6 +127,23 @@ def fuzz(database):
         case_ids: dict[str, list[int]] = {}
         for case in cases:
             case_ids.setdefault(case.type, []).append(case.id)
+        # An indicator and a measurement, so their paths reach real rows too.
+        indicator = define_indicator(
+            session, world.authority("npo-lead"), ks, name="Andel", unit_of_measure="procent"
+        )
+        measured = measurements.report(
+            session, world.authority("vgr-coordinator"), indicator, world.units["vgr-psyk-1"],
+            settings=settings, period="2026-Q1", value=50,
+        )  # fmt: skip
+        listed = create_indicator_list(
+            session, world.authority("vgr-coordinator"), owner="vgr", year=2026, scope="alla",
+            title="Fuzz",
+        )  # fmt: skip
+        target = {"indicator": indicator.id, "unit": "vgr-psyk-1", "target_value": 50}
+        world.fire(listed, "set_target", "vgr-coordinator", params=target)
+        case_ids["indicator_list"] = [listed.id]
+        case_ids["indicator_id"] = [indicator.id]
+        case_ids["measurement_id"] = [measured.id]
         tokens = {}
         for who in ("broad", "nobody"):
             token, plain = api_tokens.create_token(session, world.users[who], "fuzz")
@@ -153,6 +174,14 @@ class Fuzz:
                 st.sampled_from(ids).flatmap(functools.partial(_with_case_id, op, mode))
                 for mode in modes
             ]
+        for name in ("indicator_id", "measurement_id"):
+            if f"{{{name}}}" in path:
+                strategies += [
+                    st.sampled_from(self.case_ids[name]).flatmap(
+                        functools.partial(_with_path_id, op, mode, name)
+                    )
+                    for mode in modes
+                ]
         strategy = st.one_of(strategies)
         if "{token_id}" in path and who is not None:
             own = self.tokens[who][0]
@@ -190,6 +219,10 @@ class Fuzz:
 
 def _with_case_id(op: Any, mode: GenerationMode, case_id: int) -> Any:
     return op.as_strategy(mode, path_parameters={"case_id": case_id})
+
+
+def _with_path_id(op: Any, mode: GenerationMode, name: str, value: int) -> Any:
+    return op.as_strategy(mode, path_parameters={name: value})
 
 
 UNKNOWN_UNIT = "det finns ingen enhet med koden"

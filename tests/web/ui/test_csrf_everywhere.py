@@ -47,10 +47,12 @@ def test_every_state_changing_ui_route_needs_the_csrf_token(runtime: Runtime, wo
         "case_id": {
             "cases.fire": ra.id,
             "cases.report_measurement": li.id,
+            "cases.correct_measurement": li.id,
             "create.define_indicator": ks.id,
         },
         "token_id": token.id,
         "membership_id": membership.id,
+        "measurement_id": 1,
     }
     forms: dict[str, dict[str, Any]] = {
         "cases.fire": {"trigger": "start_adaptation", "lock_version": str(ra.lock_version)},

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from kflow.accounts import tokens as api_tokens
 from kflow.engine.create import create_knowledge_support
-from kflow.followup import indicators
+from kflow.followup import indicators, measurements
 from kflow.followup.models import Indicator
 from kflow.jobs.digests import build_digests
 from kflow.jobs.relay import relay
@@ -105,7 +105,7 @@ def stored(world, runtime):
     li2 = world.implementation(ra, "vgr-psyk-2")
     for trigger in ("acknowledge", "start_implementation", "report_implemented"):
         fire(li2, trigger, "local2-lead")
-    indicators.report_measurement(
+    measurements.report_on_implementation(
         session, world.authority("local2-lead"), li2, settings=world.settings,
         indicator_id=session.scalar(select(Indicator.id)), period="2026", value="12,5", now=T0,
     )  # fmt: skip

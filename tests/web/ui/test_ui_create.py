@@ -87,7 +87,7 @@ def test_indicators_are_defined_on_the_case_page(client_for, world, session):
     indicator = session.scalar(select(Indicator).where(Indicator.knowledge_support_id == ks.id))
     assert (indicator.name, indicator.target_value) == ("Andel med vårdplan", 90.5)
     bad = client.post(f"/arenden/{ks.id}/indikatorer", data={"name": "Y", "unit_of_measure": ""})
-    assert bad.status_code == 422 and "Enhet krävs" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Måttenhet krävs" in bad.get_data(as_text=True)
     coordinator = client_for("vgr-coordinator")
     assert 'id="ny-indikator"' not in coordinator.get(f"/arenden/{ks.id}").get_data(as_text=True)
     assert (

@@ -1,0 +1,166 @@
+"""Importing measurements from CSV (lifecycle.md §6.2): all lines or none.
+
+The file is ``indikator;enhet;period;värde[;täljare;nämnare][;kommentar]`` with a header row,
+indicator and unit by code, UTF-8 with or without BOM, ``;`` or ``,`` between fields (read from
+the header). Every line is checked as a single report would be (the same rights, line by line)
+before any is written; if one is refused, nothing is written and every refused line is named
+with its number and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kflow.config import Settings
+from kflow.db import utcnow
+from kflow.engine.authority import Authority
+from kflow.errors import KflowError, ValidationError
+from kflow.followup import measurements, periods
+from kflow.followup.models import Indicator
+from kflow.org.models import Unit
+
+REQUIRED = ["indikator", "enhet", "period", "värde"]
+HEADERS = [
+    REQUIRED,
+    [*REQUIRED, "kommentar"],
+    [*REQUIRED, "täljare", "nämnare"],
+    [*REQUIRED, "täljare", "nämnare", "kommentar"],
+]
+HEADER_HELP = "indikator;enhet;period;värde, följt av täljare;nämnare och/eller kommentar"
+MAX_LINES = 10_000
+SWEDISH = {"numerator": "täljare", "denominator": "nämnare", "value": "värde", "period": "period"}
+
+
+class ImportRefused(ValidationError):
+    """A file refused: 422 validation_error with each refused line and its reason."""
+
+    def __init__(self, lines: list[tuple[int, str]]) -> None:
+        count = len(lines)
+        super().__init__(
+            f"Importen gjordes inte: {count} {'rad' if count == 1 else 'rader'} avvisades. "
+            "Inget sparades; rätta raderna och importera hela filen igen."
+        )
+        self.lines = lines
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_dict()
+        data["error"]["lines"] = [{"line": n, "reason": reason} for n, reason in self.lines]
+        return data
+
+
+def decode(data: bytes) -> str:
+    """The file's text: UTF-8, a BOM dropped; a broken encoding is refused at its line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportRefused(
+            [(line, "Filen är inte UTF-8: raden innehåller tecken som inte kan läsas.")]
+        ) from None
+
+
+def rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header's column names and the data rows with their line numbers."""
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if ";" in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    found: list[tuple[int, list[str]]] = []
+    header: list[str] | None = None
+    try:
+        for row in reader:
+            if header is None:
+                header = [name.strip().lower() for name in row]
+                continue
+            if any(field.strip() for field in row):
+                found.append((reader.line_num, row))
+            if len(found) > MAX_LINES:
+                raise ImportRefused([(reader.line_num, f"Filen får ha högst {MAX_LINES} rader.")])
+    except csv.Error as error:
+        raise ImportRefused(
+            [(reader.line_num, f"Raden kan inte läsas som CSV: {error}.")]
+        ) from None
+    if header is None:
+        raise ImportRefused([(1, "Filen är tom: den ska börja med en rubrikrad.")])
+    if header not in HEADERS:
+        raise ImportRefused(
+            [(1, f"Rubrikraden måste vara {HEADER_HELP} (fick: {delimiter.join(header)}).")]
+        )
+    return header, found
+
+
+def import_csv(
+    session: Session,
+    authority: Authority,
+    data: bytes,
+    *,
+    settings: Settings,
+    now: dt.datetime | None = None,
+) -> int:
+    """Check and write every line of the file; the number of measurements written."""
+    now = now or utcnow()
+    header, found = rows(decode(data))
+    if not found:
+        raise ImportRefused([(1, "Filen har inga rader med mätvärden.")])
+    codes = {row[0].strip() for _, row in found if row}
+    indicators = {
+        i.code: i for i in session.scalars(select(Indicator).where(Indicator.code.in_(codes)))
+    }
+    unit_codes = {row[1].strip() for _, row in found if len(row) > 1}
+    units = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(unit_codes)))}
+    refused: list[tuple[int, str]] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    ready = []
+    for line, row in found:
+        if len(row) != len(header):
+            refused.append((line, f"Raden har {len(row)} fält, rubriken {len(header)}."))
+            continue
+        fields = dict(zip(header, (field.strip() for field in row), strict=True))
+        indicator = indicators.get(fields["indikator"])
+        unit = units.get(fields["enhet"])
+        if indicator is None:
+            refused.append((line, f"Det finns ingen indikator med koden '{fields['indikator']}'."))
+            continue
+        if unit is None:
+            refused.append((line, f"Det finns ingen enhet med koden '{fields['enhet']}'."))
+            continue
+        try:
+            key = (indicator.code or "", unit.code, periods.parse(fields["period"]).code)
+            if key in seen:
+                raise ValidationError(
+                    f"Samma indikator, enhet och period som rad {seen[key]}: en rad per mätvärde."
+                )
+            seen[key] = line
+            ready.append(
+                measurements.prepare(
+                    session,
+                    authority,
+                    indicator,
+                    unit,
+                    period=fields["period"],
+                    value=fields["värde"],
+                    numerator=fields.get("täljare"),
+                    denominator=fields.get("nämnare"),
+                    comment=fields.get("kommentar"),
+                    now=now,
+                )
+            )
+        except KflowError as error:
+            refused.append((line, _swedish(error.message)))
+    if refused:
+        raise ImportRefused(refused)
+    for prepared in ready:
+        measurements.write(session, authority, prepared, settings=settings, now=now)
+    return len(ready)
+
+
+def _swedish(message: str) -> str:
+    """A service message with the CSV's column names for the API's field names."""
+    for name, column in SWEDISH.items():
+        message = message.replace(f"{name} ", f"{column} ").replace(f"({name})", f"({column})")
+    return message[0].upper() + message[1:]
