@@ -182,6 +182,53 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
             phase="idle",
         )
     )
+    out += _followup_targets(results.get("followup", {}))
+    return out
+
+
+def _followup_targets(f: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for backend in ("sqlite", "postgresql"):
+        full = _get(f, backend, "rollup", "full") or {}
+        tenth = _get(f, backend, "rollup", "tenth") or {}
+        k, s = full.get("kflow_p95_ms"), full.get("sql_p95_ms")
+        out.append(
+            _target(
+                f"follow-up roll-up ({backend}): p95 ≤ 3 × its SQL twin",
+                _ratio(k, s),
+                3.0,
+                "<=",
+                f"kflow p95 {k} ms, SQL p95 {s} ms at {_fmt(full.get('measurements'))} "
+                "measurements (ratio shown)",
+                kind="followup",
+                backend=backend,
+            )
+        )
+        small = tenth.get("kflow_p95_ms")
+        out.append(
+            _target(
+                f"follow-up roll-up ({backend}): p95 at full size ≤ 3 × at a tenth",
+                _ratio(k, small),
+                3.0,
+                "<=",
+                f"kflow p95 {k} ms at {_fmt(full.get('measurements'))} measurements, {small} ms "
+                f"at {_fmt(tenth.get('measurements'))} (ratio shown)",
+                kind="followup",
+                backend=backend,
+            )
+        )
+        imp = _get(f, backend, "import") or {}
+        out.append(
+            _target(
+                f"CSV import ({backend}): {_fmt(imp.get('lines'))} lines ≤ 3 × raw executemany",
+                _ratio(imp.get("kflow_s"), imp.get("raw_s")),
+                3.0,
+                "<=",
+                f"kflow {imp.get('kflow_s')} s, raw {imp.get('raw_s')} s (ratio shown)",
+                kind="followup_import",
+                backend=backend,
+            )
+        )
     return out
 
 
@@ -255,6 +302,7 @@ def render(results: dict[str, Any]) -> str:
     lines += _fanout(results)
     lines += _queries(results)
     lines += _sweep(results)
+    lines += _followup(results)
     lines += _notes(results)
     lines += _profiles(results)
     lines += _method(results)
@@ -388,6 +436,46 @@ def _sweep(results: dict[str, Any]) -> list[str]:
             f"{_fmt(r['cases_due'])} | {_fmt(r['rungs'])} | {r['seconds']:.3f} | {_ms(per)} | "
             f"{r['idle_seconds']:.4f} | {r['peak_mb']:.2f} | {r['peak_rss_mb']:.1f} |"
         )
+    lines.append("")
+    return lines
+
+
+def _followup(results: dict[str, Any]) -> list[str]:
+    f = results.get("followup")
+    if not f:
+        return []
+    lines = [
+        "## Follow-up",
+        "",
+        "The roll-up of one indicator to the 21 regions for the latest tertial, with the "
+        "previous tertial for the trend (`attainment.level_results`, level `region`: what "
+        "`/api/v1/indicators/{id}/results?level=region` and the Uppföljning table ask), against "
+        "one hand-written SQL statement giving the same rows. *Full*: every region with its "
+        "local units, 20 indicators and 12 tertials of measurements; *a tenth*: the same "
+        "organisation and tertials with 2 indicators. Then the CSV import of a region's "
+        "measurements (`csv_import.import_csv`, every line checked, one transaction) against a "
+        "raw `executemany` of the same rows.",
+        "",
+        "| database | size | measurements | kflow p50 ms | kflow p95 ms | SQL p50 ms "
+        "| SQL p95 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for backend, data in f.items():
+        for size, r in data.get("rollup", {}).items():
+            lines.append(
+                f"| {backend} | {size} | {_fmt(r.get('measurements'))} | "
+                f"{_fmt(r['kflow']['p50_ms'], 2)} | {_fmt(r['kflow']['p95_ms'], 2)} | "
+                f"{_fmt(r['sql']['p50_ms'], 2)} | {_fmt(r['sql']['p95_ms'], 2)} |"
+            )
+    lines += ["", "| database | lines | kflow s | raw s | ratio |", "|---|---:|---:|---:|---:|"]
+    for backend, data in f.items():
+        imp = data.get("import") or {}
+        if imp:
+            ratio = _ratio(imp["kflow_s"], imp["raw_s"])
+            lines.append(
+                f"| {backend} | {_fmt(imp['lines'])} | {imp['kflow_s']:.3f} | "
+                f"{imp['raw_s']:.3f} | {_fmt(ratio, 2)} |"
+            )
     lines.append("")
     return lines
 

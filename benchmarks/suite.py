@@ -42,12 +42,32 @@ FULL: dict[str, Any] = {
     "fanout": {"ks": 10, "repeats": 3},
     "queries": {"sizes": {"3k": 3_120, "31k": 31_200, "312k": 312_000}, "warmup": 3, "runs": 40},
     "profiles": {"clicks": 1500, "query_runs": 10},
+    "followup": {
+        "units": 300,
+        "indicators": 20,
+        "tenth_indicators": 2,
+        "periods": 12,
+        "warmup": 3,
+        "runs": 30,
+        "import_lines": 100_000,
+        "import_repeats": 3,
+    },
 }
 QUICK: dict[str, Any] = {
     "transitions": {"ks": 2, "warmup": 10, "count": 60, "repeats": 1},
     "fanout": {"ks": 2, "repeats": 1},
     "queries": {"sizes": {"3k": 3_120, "31k": 6_660, "312k": 9_990}, "warmup": 1, "runs": 3},
     "profiles": {"clicks": 50, "query_runs": 2},
+    "followup": {
+        "units": 4,
+        "indicators": 3,
+        "tenth_indicators": 1,
+        "periods": 3,
+        "warmup": 1,
+        "runs": 3,
+        "import_lines": 300,
+        "import_repeats": 1,
+    },
 }
 EXPECTED_SYNC = {"durable": "FULL", "relaxed": "NORMAL"}
 
@@ -323,6 +343,90 @@ class Suite:
         chair = next(n["chair"] for n in self.info.npos if n["id"] == owner)
         return ks_id, chair
 
+    # --- follow-up -----------------------------------------------------------------------------
+
+    def followup(self) -> None:
+        """The roll-up at full size and a tenth, and the CSV import, on SQLite and PostgreSQL."""
+        assert self.info is not None
+        cfg = self.cfg["followup"]
+        out: dict[str, Any] = {}
+        backends = ["sqlite"] + ([] if self.pg_problem else ["postgresql"])
+        for backend in backends:
+            out[backend] = {"rollup": {}, "import": {}}
+            for size, indicators in (
+                ("full", cfg["indicators"]),
+                ("tenth", cfg["tenth_indicators"]),
+            ):
+                url = self.followup_db(backend, f"fu_{size}")
+                log(f"follow-up {backend} {size}: {indicators} indicators × {cfg['units']} units")
+                built = run_worker(
+                    "benchmarks.followup_bench",
+                    {"task": "build", "url": url, "units": cfg["units"], "indicators": indicators,
+                     "periods": cfg["periods"]},
+                    self.tmp,
+                    timeout=3600,
+                )  # fmt: skip
+                periods = built["periods"]
+                measured = run_worker(
+                    "benchmarks.followup_bench",
+                    {"task": "rollup", "url": url, "indicator": built["indicators"][0],
+                     "period": periods[-1], "previous": periods[-2] if len(periods) > 1 else "",
+                     "warmup": cfg["warmup"], "runs": cfg["runs"], "tmp": str(self.tmp)},
+                    self.tmp,
+                )  # fmt: skip
+                measured["measurements"] = built["measurements"]
+                out[backend]["rollup"][size] = measured
+                self.drop_followup_db(url)
+            runs: dict[str, list[float]] = {"kflow": [], "raw": []}
+            for rep in range(cfg["import_repeats"]):
+                for side in ("kflow", "raw"):
+                    url = self.followup_db(backend, f"fu_import_{side}")
+                    run_worker(
+                        "benchmarks.followup_bench",
+                        {"task": "build", "url": url, "units": cfg["units"],
+                         "indicators": cfg["indicators"], "periods": 0},
+                        self.tmp,
+                    )  # fmt: skip
+                    log(f"follow-up {backend} import ({side}, run {rep + 1})")
+                    vgr = self.followup_info(backend).region("vgr")
+                    result = run_worker(
+                        "benchmarks.followup_bench",
+                        {"task": "import", "side": side, "url": url,
+                         "lines": cfg["import_lines"], "region": vgr["id"],
+                         "coordinator": vgr["coordinator"], "tmp": str(self.tmp)},
+                        self.tmp,
+                    )  # fmt: skip
+                    runs[side].append(result["seconds"])
+                    self.drop_followup_db(url)
+            out[backend]["import"] = {
+                "lines": cfg["import_lines"],
+                "kflow_s": statistics.median(runs["kflow"]),
+                "raw_s": statistics.median(runs["raw"]),
+                "runs": runs,
+            }
+        self.results["followup"] = out
+
+    def followup_db(self, backend: str, name: str) -> str:
+        """A fresh database with the benchmark organisation."""
+        if backend == "sqlite":
+            return sqlite_url(self.fresh_copy(self.org_db, name))
+        template = self.fixtures.get("followup_template")
+        if template is None:
+            template = self.pg.create("futmpl")
+            self.fixtures["followup_info"] = build_template(pg_url(template), self.tmp)
+            self.fixtures["followup_template"] = template
+        return pg_url(self.pg.create(name, template=template))
+
+    def followup_info(self, backend: str) -> OrgInfo:
+        assert self.info is not None
+        return self.info if backend == "sqlite" else self.fixtures["followup_info"]
+
+    def drop_followup_db(self, url: str) -> None:
+        if url.startswith("sqlite"):
+            self.remove(Path(url.removeprefix("sqlite:///")))
+        else:
+            self.pg.drop(url.rsplit("/", 1)[1])
+
     # --- profiles for the targets kflow misses ----------------------------------------------
 
     def profiles(self, targets: list[dict[str, Any]]) -> None:
@@ -459,6 +563,7 @@ class Suite:
             self.transitions()
             self.fanout()
             self.datasets()
+            self.followup()
             targets = report.evaluate(self.results)
             self.profiles(targets)
         finally:
@@ -521,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases")
     parser.add_argument(
         "--only",
-        help="comma-separated parts to run (transitions, fanout, datasets); prints the numbers "
+        help="comma-separated parts to run (transitions, fanout, datasets, followup); prints "
+        "the numbers "
         "and writes nothing",
     )
     parser.add_argument("--contenders", help="comma-separated contenders for --only transitions")

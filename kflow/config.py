@@ -72,6 +72,10 @@ class DeadlineSettings:
     review_months: int = 24
     review_months_vardprogram: int = 12
     indicator_list_decision_days: int = 30  # submitted -> approved (or changes requested)
+    # Follow-up reports (lifecycle.md §6.6): tertial, quarter, halfyear or year
+    report_period: str = "tertial"
+    report_due_business_days: int = 20  # after the first working day after the period
+    report_missed_after_business_days: int = 15  # after the due date: open -> missed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +106,13 @@ class LoginSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class FollowupSettings:
+    # lifecycle.md §6.4: a value within this many percent of its target is "near" (Nära),
+    # unless the target sets its own tolerance.
+    tolerance_pct: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     environment: str = "production"
     instance_path: str = "instance"
@@ -115,6 +126,7 @@ class Settings:
     consultation: ConsultationSettings = dataclasses.field(default_factory=ConsultationSettings)
     reminders: ReminderSettings = dataclasses.field(default_factory=ReminderSettings)
     login: LoginSettings = dataclasses.field(default_factory=LoginSettings)
+    followup: FollowupSettings = dataclasses.field(default_factory=FollowupSettings)
 
     @property
     def is_development(self) -> bool:
@@ -155,6 +167,9 @@ def _coerce(path: str, hint: Any, value: Any) -> Any:
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
     elif hint is str:
         if isinstance(value, str):
             return value
@@ -181,11 +196,16 @@ def _parse_env_scalar(path: str, hint: Any, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"Setting '{path}' must be a whole number, not {raw!r}.") from None
+    if hint is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"Setting '{path}' must be a number, not {raw!r}.") from None
     return raw
 
 
 def _describe(hint: Any) -> str:
-    names = {bool: "true or false", int: "a whole number", str: "text"}
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
     if getattr(hint, "__origin__", None) is tuple:
         return f"a list of {names.get(hint.__args__[0], 'values')}"
     return names.get(hint, str(hint))
@@ -283,6 +303,11 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(
                 f"Setting 'consultation.remiss_windows' has {window!r}; use MM-DD/MM-DD, days 1-28."
             )
+    if not 0 <= settings.followup.tolerance_pct <= 100:
+        raise ConfigError(
+            "Setting 'followup.tolerance_pct' must lie between 0 and 100, "
+            f"not {settings.followup.tolerance_pct}."
+        )
     try:
         import zoneinfo
 

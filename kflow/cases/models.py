@@ -1,4 +1,4 @@
-"""The four case types, stored in one table (single-table inheritance).
+"""The case types, stored in one table (single-table inheritance).
 
 One table gives the history one foreign key, the inbox one indexed query across tiers, and lets
 partial unique indexes make duplicate fan-out impossible at the database level.
@@ -64,6 +64,9 @@ class Case(Base):
     # The region a regional or local case belongs to (its owner for regional cases).
     region_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     knowledge_support_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # The unit the case reports to (a follow-up report's next unit up): roles held there, or
+    # above it, count for the triggers granted to the recipient (Scope.RECIPIENT).
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     # The case that created this one: the adaptation of a local implementation.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     due: Mapped[dt.date | None]
@@ -76,6 +79,7 @@ class Case(Base):
     owner: Mapped[Unit] = relationship(foreign_keys=[owner_id])
     assignee: Mapped[Unit | None] = relationship(foreign_keys=[assignee_id])
     region: Mapped[Unit | None] = relationship(foreign_keys=[region_id])
+    recipient: Mapped[Unit | None] = relationship(foreign_keys=[recipient_id])
 
     # with_polymorphic "*": every query on Case loads the subclass columns too (they live in
     # this one table), so reading one during a trigger never lazy-loads and flushes early.
@@ -179,12 +183,28 @@ class IndicatorList(Case):
         super().__init__(**kwargs)
 
 
+class FollowUpReport(Case):
+    """A rapport om måluppfyllelse och avvikelser (kflow.states.follow_up_report)."""
+
+    __mapper_args__ = {"polymorphic_identity": CaseType.FOLLOW_UP_REPORT.value}
+
+    period: Mapped[str | None] = mapped_column(String(16))
+    # Frozen at submit: goal attainment, open deviations below, accepted reports from below.
+    snapshot: Mapped[dict[str, Any] | None]
+    analysis: Mapped[str | None] = mapped_column(Text)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("state", MACHINES[CaseType.FOLLOW_UP_REPORT].initial)
+        super().__init__(**kwargs)
+
+
 CASE_CLASSES: dict[str, type[Case]] = {
     CaseType.KNOWLEDGE_SUPPORT: KnowledgeSupport,
     CaseType.CONSULTATION_RESPONSE: ConsultationResponse,
     CaseType.REGIONAL_ADAPTATION: RegionalAdaptation,
     CaseType.LOCAL_IMPLEMENTATION: LocalImplementation,
     CaseType.INDICATOR_LIST: IndicatorList,
+    CaseType.FOLLOW_UP_REPORT: FollowUpReport,
 }
 
 
@@ -193,6 +213,8 @@ CASE_CLASSES: dict[str, type[Case]] = {
 _t = Case.__table__
 _WHERE_RESPONSE = text("type = 'consultation_response'")
 _WHERE_ADAPTATION = text("type = 'regional_adaptation'")
+_WHERE_REPORT = text("type = 'follow_up_report'")
+_WHERE_LIVE_LIST = text("type = 'indicator_list' AND state <> 'cancelled'")
 _WHERE_OPEN_LI = text(f"type = 'local_implementation' AND state NOT IN ({_LI_FINAL})")
 # Few cases have an assignee (a regional group working on an adaptation).
 Index(
@@ -203,6 +225,35 @@ Index(
     _t.c.due,
     sqlite_where=_t.c.assignee_id.is_not(None),
     postgresql_where=_t.c.assignee_id.is_not(None),
+)
+# Reports reach their recipient's inbox through it.
+Index(
+    "ix_cases_recipient",
+    _t.c.recipient_id,
+    _t.c.type,
+    _t.c.state,
+    _t.c.due,
+    sqlite_where=_t.c.recipient_id.is_not(None),
+    postgresql_where=_t.c.recipient_id.is_not(None),
+)
+# One indikatorlista per owner, year and scope (a cancelled one makes way for a new one).
+Index(
+    "ux_cases_list_year_scope",
+    _t.c.owner_id,
+    _t.c.year,
+    _t.c.scope,
+    unique=True,
+    sqlite_where=_WHERE_LIVE_LIST,
+    postgresql_where=_WHERE_LIVE_LIST,
+)
+# One follow-up report per unit and period.
+Index(
+    "ux_cases_report_period",
+    _t.c.owner_id,
+    _t.c.period,
+    unique=True,
+    sqlite_where=_WHERE_REPORT,
+    postgresql_where=_WHERE_REPORT,
 )
 Index(
     "ix_cases_next_reminder_on",

@@ -24,6 +24,12 @@ ADMIN = Role.ADMIN
 CLOSURE = cast(Table, UnitClosure.__table__)
 MEMBERSHIPS = cast(Table, Membership.__table__)
 REGION_WIDE = tuple(CaseType(name) for name, m in MACHINES.items() if m.region_wide)
+# The types whose triggers are granted to the unit a case reports to (Scope.RECIPIENT).
+REPORTED = tuple(
+    CaseType(name)
+    for name, m in MACHINES.items()
+    if any(g.scope == Scope.RECIPIENT for spec in m.triggers.values() for g in spec.grants)
+)
 
 
 class Placed(Protocol):
@@ -47,6 +53,9 @@ class Placed(Protocol):
 
     @property
     def region_id(self) -> int | None: ...
+
+    @property
+    def recipient_id(self) -> int | None: ...
 
     @property
     def knowledge_support_id(self) -> int | None: ...
@@ -143,7 +152,7 @@ class Authority:
     def prefetch_cases(self, cases: Iterable[Placed], ks_owner_ids: Iterable[int] = ()) -> None:
         units: set[int | None] = set(ks_owner_ids)
         for case in cases:
-            units.update((case.owner_id, case.assignee_id, case.region_id))
+            units.update((case.owner_id, case.assignee_id, case.region_id, case.recipient_id))
         self.prefetch(units)
 
     def case_roles(self, case: Placed) -> frozenset[str]:
@@ -167,6 +176,8 @@ class Authority:
             return self.case_roles(case)
         if scope == Scope.REGION:
             return self.roles_at(case.region_id)
+        if scope == Scope.RECIPIENT:
+            return self.roles_at(case.recipient_id)
         assert scope == Scope.HOST
         return self.roles_at(self.host_of(case.owner_id))
 
@@ -207,13 +218,16 @@ class Authority:
         A regional or local case is visible to roles in its unit, assignee or region (or above)
         and to the national owner of its knowledge support. A region's consultation responses and
         adaptations are also visible to everyone working in that region (a local unit's staff see
-        the adaptation their own implementation came from).
+        the adaptation their own implementation came from). A report is also visible to the
+        unit it reports to (its recipient) and above.
         """
         if self.actor.is_system or case.type == CaseType.KNOWLEDGE_SUPPORT:
             return True
         # Cheapest first: the case's own units are usually prefetched already.
-        self.prefetch((case.owner_id, case.assignee_id, case.region_id))
+        self.prefetch((case.owner_id, case.assignee_id, case.region_id, case.recipient_id))
         if self.case_roles(case) or self.roles_at(case.region_id):
+            return True
+        if case.recipient_id is not None and self.roles_at(case.recipient_id):
             return True
         if case.type in REGION_WIDE and case.region_id in self.units_above():
             return True

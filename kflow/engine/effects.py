@@ -41,6 +41,7 @@ from kflow.mailing import notify
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
 from kflow.states.base import (
+    READS,
     Below,
     Cascade,
     CaseType,
@@ -68,6 +69,7 @@ class Firing:
     now: dt.datetime
     settings: Settings
     outcome: dict[str, Any] = dataclasses.field(default_factory=dict)
+    answers: dict[str, Any] = dataclasses.field(default_factory=dict)  # reads asked, by name
 
     @property
     def today(self) -> dt.date:
@@ -112,6 +114,12 @@ class Firing:
         query = select(func.count()).select_from(rows).where(*where)
         return int(self.session.scalar(query) or 0)
 
+    def read(self, name: str) -> Any:
+        if name not in self.answers:
+            assert name in READS, f"no read {name!r} is registered (kflow.states.base.provides)"
+            self.answers[name] = READS[name](self.session, self)
+        return self.answers[name]
+
 
 def run(firing: Firing, spec: Trigger) -> None:
     """The trigger's effects, in order, then the mail they call for."""
@@ -125,6 +133,8 @@ def run(firing: Firing, spec: Trigger) -> None:
             touched = entries(firing, effect)
         if effect.tells is Tell.ACTORS:
             told += touched
+    if spec.tells is Tell.ACTORS:  # this case, to those who can act on it now
+        told.append(firing.case.id)
     if told:
         notify.handoff(firing.session, firing.settings, told, firing.cause_key)
     if spec.tells is Tell.REGION_PROCESS_LEADS:

@@ -65,6 +65,10 @@ def _clean_one(session: Session, param: Param, case: Case, value: Any, today: dt
         if not isinstance(value, str) or len(value.strip()) > MAX_TEXT:
             raise ValidationError(f"{name} måste vara text på högst {MAX_TEXT} tecken.")
         return value.strip()
+    if param.kind is ParamKind.LONG_TEXT:
+        if not isinstance(value, str) or len(value.strip()) > MAX_COMMENT:
+            raise ValidationError(f"{name} måste vara text på högst {MAX_COMMENT} tecken.")
+        return value.strip()
     if param.kind is ParamKind.CHOICE:
         allowed = [key for key, _ in param.choices]
         if value not in allowed:

@@ -14,8 +14,8 @@ from kflow.statements import Statement
 from kflow.states.base import CaseType
 
 CASES = cast(Table, Case.__table__)
-# The case and, in the same query, the roles the actor holds above its owner, assignee and
-# region units (so checking the actor's authority costs nothing more).
+# The case and, in the same query, the roles the actor holds above its owner, assignee, region
+# and recipient units (so checking the actor's authority costs nothing more).
 _WITH_ROLES = Statement(
     select(*CASES.c, CLOSURE.c.descendant_id, MEMBERSHIPS.c.role)
     .select_from(
@@ -27,7 +27,9 @@ _WITH_ROLES = Statement(
                     MEMBERSHIPS.c.user_id == bindparam("user_id"),
                 ),
             ),
-            CLOSURE.c.descendant_id.in_([CASES.c.owner_id, CASES.c.assignee_id, CASES.c.region_id]),
+            CLOSURE.c.descendant_id.in_(
+                [CASES.c.owner_id, CASES.c.assignee_id, CASES.c.region_id, CASES.c.recipient_id]
+            ),
         )
     )
     .where(CASES.c.id == bindparam("case_id"))
@@ -96,9 +98,8 @@ def case_to_fire(
     if not rows or (case_type is not None and rows[0][1] != case_type):
         raise _not_found(case_id)
     case = _case_of(session, dict(zip(_NAMES, rows[0], strict=False)))
-    reach: dict[int, set[str]] = {
-        u: set() for u in (case.owner_id, case.assignee_id, case.region_id) if u is not None
-    }
+    places = (case.owner_id, case.assignee_id, case.region_id, case.recipient_id)
+    reach: dict[int, set[str]] = {u: set() for u in places if u is not None}
     for row in rows:
         if row[-1] is not None:
             reach[row[-2]].add(row[-1])

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, bindparam, literal, not_, or_, select, true
 from sqlalchemy.orm import Session
 
-from kflow.engine.authority import CLOSURE, REGION_WIDE, Authority
+from kflow.engine.authority import CLOSURE, REGION_WIDE, REPORTED, Authority
 from kflow.engine.history import CASES
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
@@ -111,6 +111,7 @@ def unit_ways(sets: UnitSets, *, owners_outside_reached_regions: bool) -> list[W
         Way("region", EVERY_TYPE, c.region_id, sets.reached_regions),
         Way(owner_way, EVERY_TYPE, c.owner_id, sets.owners),
         Way("assignee", EVERY_TYPE, c.assignee_id, sets.reach),
+        Way("recipient", REPORTED, c.recipient_id, sets.reach),
         Way("their_supports", EVERY_TYPE, c.knowledge_support_id, sets.their_supports),
     ]
 

@@ -17,12 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kflow.calendar import local_date
 from kflow.config import Settings
 from kflow.db import utcnow
 from kflow.engine.authority import Authority
 from kflow.errors import KflowError, ValidationError
-from kflow.followup import measurements, periods
+from kflow.followup import bulk, measurements, periods
 from kflow.followup.models import Indicator
+from kflow.followup.reporters import Reporters
+from kflow.followup.values import measured
 from kflow.org.models import Unit
 
 REQUIRED = ["indikator", "enhet", "period", "värde"]
@@ -33,7 +36,7 @@ HEADERS = [
     [*REQUIRED, "täljare", "nämnare", "kommentar"],
 ]
 HEADER_HELP = "indikator;enhet;period;värde, följt av täljare;nämnare och/eller kommentar"
-MAX_LINES = 10_000
+MAX_LINES = 100_000
 SWEDISH = {"numerator": "täljare", "denominator": "nämnare", "value": "värde", "period": "period"}
 
 
@@ -114,49 +117,100 @@ def import_csv(
     unit_codes = {row[1].strip() for _, row in found if len(row) > 1}
     units = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(unit_codes)))}
     refused: list[tuple[int, str]] = []
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[int, int, str], int] = {}
     ready = []
+    reporters = Reporters(session, authority)
+    reporters.preload(
+        {
+            (indicators[row[0].strip()], units[row[1].strip()])
+            for _, row in found
+            if len(row) > 1 and row[0].strip() in indicators and row[1].strip() in units
+        }
+    )
+    column = {name: i for i, name in enumerate(header)}
+    value_at, top_at, bottom_at = column["värde"], column.get("täljare"), column.get("nämnare")
+    comment_at = column.get("kommentar")
+    checked = Periods(local_date(now))
+    # Plain values read once per indicator and unit, not once per line.
+    by_indicator = {
+        code: (i, i.id, i.aggregation, i.unit_of_measure) for code, i in indicators.items()
+    }
+    by_unit = {code: (u, u.id) for code, u in units.items()}
+    width = len(header)
     for line, row in found:
-        if len(row) != len(header):
-            refused.append((line, f"Raden har {len(row)} fält, rubriken {len(header)}."))
+        if len(row) != width:
+            refused.append((line, f"Raden har {len(row)} fält, rubriken {width}."))
             continue
-        fields = dict(zip(header, (field.strip() for field in row), strict=True))
-        indicator = indicators.get(fields["indikator"])
-        unit = units.get(fields["enhet"])
-        if indicator is None:
-            refused.append((line, f"Det finns ingen indikator med koden '{fields['indikator']}'."))
+        fields = [field.strip() for field in row]
+        ind = by_indicator.get(fields[0])
+        place = by_unit.get(fields[1])
+        if ind is None:
+            refused.append((line, f"Det finns ingen indikator med koden '{fields[0]}'."))
             continue
-        if unit is None:
-            refused.append((line, f"Det finns ingen enhet med koden '{fields['enhet']}'."))
+        if place is None:
+            refused.append((line, f"Det finns ingen enhet med koden '{fields[1]}'."))
             continue
+        indicator, indicator_id, aggregation, unit_of_measure = ind
+        unit, unit_id = place
         try:
-            key = (indicator.code or "", unit.code, periods.parse(fields["period"]).code)
+            code = checked.code(fields[2])
+            key = (indicator_id, unit_id, code)
             if key in seen:
                 raise ValidationError(
                     f"Samma indikator, enhet och period som rad {seen[key]}: en rad per mätvärde."
                 )
             seen[key] = line
+            implementation = reporters.check(indicator, unit, key=key[:2])
+            checked.require_started(code)
+            values = measured(
+                aggregation,
+                unit_of_measure,
+                fields[value_at],
+                None if top_at is None else fields[top_at],
+                None if bottom_at is None else fields[bottom_at],
+            )
+            comment = measurements.comment_text(None if comment_at is None else row[comment_at])
             ready.append(
-                measurements.prepare(
-                    session,
-                    authority,
-                    indicator,
-                    unit,
-                    period=fields["period"],
-                    value=fields["värde"],
-                    numerator=fields.get("täljare"),
-                    denominator=fields.get("nämnare"),
-                    comment=fields.get("kommentar"),
-                    now=now,
+                measurements.Prepared(
+                    indicator, unit_id, implementation, code, values, comment, None
                 )
             )
         except KflowError as error:
             refused.append((line, _swedish(error.message)))
     if refused:
         raise ImportRefused(refused)
-    for prepared in ready:
-        measurements.write(session, authority, prepared, settings=settings, now=now)
-    return len(ready)
+    return bulk.write_many(session, authority, ready, settings=settings, now=now)
+
+
+class Periods:
+    """Period codes checked once per distinct text in the file (a file repeats a few)."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.today = today
+        self._codes: dict[str, periods.Period | KflowError] = {}
+        self._started: dict[str, KflowError | None] = {}
+
+    def code(self, text: str) -> str:
+        if text not in self._codes:
+            try:
+                self._codes[text] = periods.parse(text)
+            except KflowError as error:
+                self._codes[text] = error
+        found = self._codes[text]
+        if isinstance(found, KflowError):
+            raise type(found)(found.message)
+        return found.code
+
+    def require_started(self, code: str) -> None:
+        if code not in self._started:
+            try:
+                periods.require_started(periods.parse(code), self.today)
+                self._started[code] = None
+            except KflowError as error:
+                self._started[code] = error
+        refusal = self._started[code]
+        if refusal is not None:
+            raise type(refusal)(refusal.message)
 
 
 def _swedish(message: str) -> str:

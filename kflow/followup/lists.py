@@ -18,7 +18,7 @@ from kflow.cases.models import IndicatorList
 from kflow.db import Base, utcnow
 from kflow.engine.authority import Authority
 from kflow.engine.history import RECORD, event_values
-from kflow.errors import Forbidden, ValidationError
+from kflow.errors import Conflict, Forbidden, ValidationError
 from kflow.org.models import Unit
 from kflow.org.roles import Role, UnitKind
 from kflow.states import indicator_list as states
@@ -75,6 +75,19 @@ def create_indicator_list(
     if role is None:
         raise Forbidden(
             "Bara samordnare eller processledare i regionen kan skapa en indikatorlista."
+        )
+    taken = session.scalar(
+        select(IndicatorList.id).where(
+            IndicatorList.owner_id == unit.id,
+            IndicatorList.year == year,
+            IndicatorList.scope == scope,
+            IndicatorList.state != states.State.CANCELLED,
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"{unit.name} har redan en indikatorlista för {year} ({states.SCOPES[scope]}): "
+            f"ärende #{taken}. Revidera den, eller avbryt den innan en ny skapas."
         )
     case = IndicatorList(
         owner_id=unit.id,

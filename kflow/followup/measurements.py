@@ -15,6 +15,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kflow.calendar import local_date
@@ -26,52 +27,20 @@ from kflow.engine.deadlines import due_values
 from kflow.errors import Conflict, Forbidden, InvalidTransition, ValidationError
 from kflow.followup import periods, rights
 from kflow.followup.models import Indicator, Measurement
+from kflow.followup.reporters import NOT_MEASURING, Reporters
 from kflow.followup.values import measured
 from kflow.org.models import Unit
 from kflow.states import local_implementation as li_states
 
 MAX_COMMENT = 2000
-NOT_MEASURING = "Mätvärden rapporteras när införandet är infört eller under uppföljning."
-
-
-def implementation_of(
-    session: Session, indicator: Indicator, unit_id: int
-) -> LocalImplementation | None:
-    """The unit's local implementation of the indicator's knowledge support (its open one, else
-    its latest); None for a programme unit's indicator or a unit without one."""
-    if indicator.knowledge_support_id is None:
-        return None
-    found = session.scalars(
-        select(LocalImplementation)
-        .where(
-            LocalImplementation.knowledge_support_id == indicator.knowledge_support_id,
-            LocalImplementation.owner_id == unit_id,
-        )
-        .order_by(LocalImplementation.id.desc())
-    ).all()
-    return next((li for li in found if li.is_open), found[0] if found else None)
+CONCURRENT = "Ett mätvärde för samma period sparades samtidigt av någon annan; försök igen."
 
 
 def check_may_report(
     session: Session, authority: Authority, indicator: Indicator, unit: Unit
 ) -> LocalImplementation | None:
     """Refuse a reporter without the right (§6.2); the implementation to link the report to."""
-    implementation = implementation_of(session, indicator, unit.id)
-    regions = rights.regions_of(session, unit.id)
-    authority.prefetch([*regions, unit.id])
-    if any(rights.REGION_REPORT_ROLE in authority.roles_at(region) for region in regions):
-        return implementation
-    if set(rights.REPORT_ROLES) & authority.roles_at(unit.id):
-        measuring = implementation is not None and implementation.state in li_states.MEASURING
-        if measuring or rights.holds_target(session, indicator.id, unit.id):
-            return implementation
-        if implementation is not None:
-            raise InvalidTransition(NOT_MEASURING)
-    raise Forbidden(
-        f"Du får inte rapportera mätvärden för {unit.name}: det får enhetens lokalt ansvariga, "
-        "ledamöter och processledare när enheten har ett måltal för indikatorn eller ett infört "
-        "kunskapsstöd, och regionens samordnare."
-    )
+    return Reporters(session, authority).check(indicator, unit)
 
 
 def current(session: Session, indicator_id: int, unit_id: int, period: str) -> Measurement | None:
@@ -85,7 +54,7 @@ def current(session: Session, indicator_id: int, unit_id: int, period: str) -> M
     )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Prepared:
     """A report that passed every check, ready to be written (kflow.followup.csv_import checks
     a whole file before it writes any line)."""
@@ -111,15 +80,19 @@ def prepare(
     denominator: Any = None,
     comment: Any = None,
     now: dt.datetime,
+    reporters: Reporters | None = None,
+    find_current: bool = True,
 ) -> Prepared:
-    """Check a report: the right to make it, the period, the values and the comment."""
-    implementation = check_may_report(session, authority, indicator, unit)
+    """Check a report: the right to make it, the period, the values and the comment. A caller
+    checking many reports passes one ``Reporters`` and finds the current values itself."""
+    reporters = reporters or Reporters(session, authority)
+    implementation = reporters.check(indicator, unit)
     code = _started(period, now)
     values = measured(
         indicator.aggregation, indicator.unit_of_measure, value, numerator, denominator
     )
-    text = _comment(comment)
-    previous = current(session, indicator.id, unit.id, code)
+    text = comment_text(comment)
+    previous = current(session, indicator.id, unit.id, code) if find_current else None
     return Prepared(indicator, unit.id, implementation, code, values, text, previous)
 
 
@@ -169,7 +142,7 @@ def correct(
         implementation,
         measurement.period,
         values,
-        _comment(comment),
+        comment_text(comment),
         measurement,
     )
     return write(session, authority, ready, settings=settings, now=now)
@@ -219,7 +192,10 @@ def write(
         for column, new in due_values(next_due, settings).items():
             setattr(implementation, column, new)
         implementation.updated_at = now
-    session.flush()  # generate measurement.id; surface the implementation's version check now
+    try:
+        session.flush()  # generate measurement.id; surface the implementation's version check
+    except IntegrityError:  # the partial unique index: a first value written at the same time
+        raise Conflict(CONCURRENT) from None
     return measurement
 
 
@@ -229,7 +205,7 @@ def _started(period: Any, now: dt.datetime) -> str:
     return parsed.code
 
 
-def _comment(comment: Any) -> str | None:
+def comment_text(comment: Any) -> str | None:
     if comment is None:
         return None
     if not isinstance(comment, str):

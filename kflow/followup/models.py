@@ -60,9 +60,11 @@ class Measurement(Base):
     __table_args__ = (
         Index(
             "ux_measurements_current",
+            # One current value per (indicator, unit, period); in this order it also serves a
+            # roll-up of one indicator and period over every unit (kflow.followup.attainment).
             "indicator_id",
-            "unit_id",
             "period",
+            "unit_id",
             unique=True,
             sqlite_where=CURRENT,
             postgresql_where=CURRENT,

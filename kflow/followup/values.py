@@ -19,13 +19,14 @@ def number(value: Any, name: str) -> float:
     if isinstance(value, bool):
         raise ValidationError(f"{name} måste vara ett tal.")
     try:
-        found = (
-            float(value.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
-            if isinstance(value, str)
-            else float(value)
-        )
+        found = float(value)  # "80.5", 12, 0.5: the common case, at once
     except (TypeError, ValueError, OverflowError):
-        raise ValidationError(f"{name} måste vara ett tal.") from None
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value) from None
+            found = float(value.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"{name} måste vara ett tal.") from None
     if not math.isfinite(found):
         raise ValidationError(f"{name} måste vara ett ändligt tal.")
     return found

@@ -1,6 +1,7 @@
-"""Automatic triggers: the system fires each trigger declared with a ``Timer`` on the first
-working day after the date its timer names (a consultation closes the day after its deadline,
-say). Part of the sweep (kflow.jobs.sweep); each case is fired in a transaction of its own."""
+"""Automatic triggers: the system fires each trigger declared with a ``Timer`` on the day it
+names (``Timer.fires_on``: the first working day after the date in its column, or some business
+days after it; a consultation closes the day after its deadline, say). Part of the sweep
+(kflow.jobs.sweep); each case is fired in a transaction of its own."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kflow.calendar import local_date, next_working_day
+from kflow.calendar import local_date
 from kflow.cases.models import Case
 from kflow.config import Settings
 from kflow.engine.authority import SYSTEM, Authority
@@ -44,8 +45,9 @@ def _fire_timer(
 ) -> None:
     with runtime.transaction(write=False) as session:
         candidates = _candidates(session, case_type, spec, today)
+    assert spec.timer is not None
     for case_id, day in candidates:
-        if today < next_working_day(day + dt.timedelta(days=1)):
+        if today < spec.timer.fires_on(day, runtime.settings):
             continue
         try:
             with runtime.transaction() as session:

@@ -2,7 +2,9 @@
 
 "The people who can act on the case now" are the active users holding, in the case's owner or
 assignee unit or above it, a role that grants one of the manual triggers legal from the case's
-state. One tier up is the region for a local case and the owner NPO for a regional one.
+state (or, for a trigger granted to the recipient, in the unit the case reports to or above it).
+One tier up is the region for a local case, the owner NPO for a regional one and the recipient
+for a report.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class CaseFacts:
     title: str
     unit: str
     due: Any
+    recipient_id: int | None = None
 
     def item(self, settings: Settings) -> dict[str, Any]:
         machine = MACHINES[self.type]
@@ -54,6 +57,8 @@ class CaseFacts:
 
     @property
     def tier_up_unit(self) -> int | None:
+        if self.recipient_id is not None:
+            return self.recipient_id
         if self.type == CaseType.LOCAL_IMPLEMENTATION:
             return self.region_id
         if self.type in (CaseType.REGIONAL_ADAPTATION, CaseType.CONSULTATION_RESPONSE):
@@ -82,6 +87,7 @@ _FACTS = (
         CASES.c.title,
         _OWNER.c.name,
         CASES.c.due,
+        CASES.c.recipient_id,
     )
     .join(_OWNER, _OWNER.c.id == CASES.c.owner_id)
     .outerjoin(_KS, _KS.c.id == CASES.c.knowledge_support_id)
@@ -117,7 +123,10 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
         return {}
     rows = session.connection().execute(_FACTS, {"ids": list(ids)}).fetchall()
     facts = {}
-    for cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due in rows:
+    for row in rows:
+        cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due, to = (
+            row
+        )
         facts[cid] = CaseFacts(
             cid,
             ctype,
@@ -129,6 +138,7 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
             ks_title or title or "",
             unit,
             due,
+            to,
         )
     return facts
 
@@ -149,11 +159,24 @@ def _acting_roles(case_type: str, state: str, region_owned: bool) -> frozenset[s
     return frozenset(roles)
 
 
+@functools.cache
+def _recipient_roles(case_type: str, state: str) -> frozenset[str]:
+    """Roles that, held over the unit the case reports to, let someone fire a trigger now."""
+    machine = MACHINES[case_type]
+    return frozenset(
+        grant.role
+        for name in machine.triggers_from(state)
+        for grant in machine.triggers[name].grants
+        if grant.scope == Scope.RECIPIENT
+    )
+
+
 def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
     """case id -> ids of the active users who can act on it now (one query for all cases)."""
-    units = {u for f in facts for u in (f.owner_id, f.assignee_id) if u is not None}
+    units = {u for f in facts for u in (f.owner_id, f.assignee_id, f.recipient_id) if u is not None}
     acting = {f.id: _acting_roles(f.type, f.state, f.owner_id == f.region_id) for f in facts}
-    roles = set().union(*acting.values()) if acting else set()
+    receiving = {f.id: _recipient_roles(f.type, f.state) for f in facts}
+    roles = set().union(*acting.values(), *receiving.values()) if acting else set()
     reach: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if units and roles:
         values = {"units": list(sorted(units)), "roles": list(sorted(roles))}
@@ -166,6 +189,9 @@ def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
         for place in (f.owner_id, f.assignee_id):
             if place is not None:
                 people |= {user for user, role in reach[place] if role in wanted}
+        if f.recipient_id is not None:
+            wanted = receiving[f.id]
+            people |= {user for user, role in reach[f.recipient_id] if role in wanted}
         result[f.id] = people
     return result
 

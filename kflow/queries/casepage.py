@@ -50,7 +50,7 @@ def related(
     authority: Authority,
     case: Case,
     name: str,
-    ks_owner_id: int,
+    ks_owner_id: int | None,
     today: dt.date,
     *,
     public_state: bool = False,
@@ -228,6 +228,15 @@ def row_choices(session: Session, table: str) -> list[tuple[int, str]]:
         .order_by(Indicator.name, Indicator.id)
     )
     return [(i, f"{name} ({where})" if where else name) for i, name, where in rows]
+
+
+def row_names(session: Session, table: str, ids: Collection[int]) -> dict[int, str]:
+    """The names of the rows ``ids`` of ``table`` that history rows name (indicators)."""
+    assert table == "indicators", table
+    if not ids:
+        return {}
+    rows = session.execute(select(Indicator.id, Indicator.name).where(Indicator.id.in_(ids)))
+    return {i: name for i, name in rows}
 
 
 def cases_named(session: Session, ids: Collection[int]) -> Sequence[Any]:

@@ -47,8 +47,11 @@ def _act_selects(authority: Authority) -> list[list[Select[Any]]]:
         selects: list[Select[Any]] = []
         for (role, scope), state_set in states.items():
             reach = below(by_role[role])
-            places = [c.owner_id, c.assignee_id] if scope == Scope.CASE else [c.region_id]
-            assert scope in (Scope.CASE, Scope.REGION)
+            places = {
+                Scope.CASE: [c.owner_id, c.assignee_id],
+                Scope.REGION: [c.region_id],
+                Scope.RECIPIENT: [c.recipient_id],
+            }[Scope(scope)]
             for place in places:
                 selects.append(
                     select(c.id, c.due).where(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from kflow.cases.models import Case, KnowledgeSupport
 from kflow.engine.history import CASES
 from kflow.errors import ValidationError
+from kflow.followup import series
 from kflow.paging import Page, page_args
 from kflow.queries.lists import _kind, _unit_id
 from kflow.states import MACHINES
@@ -38,6 +40,7 @@ class AdaptationCell(NamedTuple):
     region_id: int | None
     knowledge_support_id: int | None
     due: dt.date | None
+    recipient_id: int | None = None  # an adaptation reports to no one (Placed)
 
 
 @dataclasses.dataclass
@@ -109,3 +112,13 @@ def overview(
             assert ks_id is not None and region_id is not None
             rows[ks_id].implementations[region_id][li_state] = count
     return Page([rows[i] for i in ids], total)
+
+
+def goals_met(
+    session: Session, rows: Sequence[OverviewRow], period: str, tolerance_pct: float
+) -> dict[int, tuple[int, int]]:
+    """Per knowledge support of the page: (regions meeting every target of its indicators,
+    regions with a status) in ``period``, computed in SQL (kflow.followup.series). A public
+    aggregate like the rest of the overview: counts only, no region named."""
+    ids = [row.knowledge_support.id for row in rows]
+    return series.regions_meeting(session, ids, period, tolerance_pct=tolerance_pct)

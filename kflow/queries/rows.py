@@ -7,12 +7,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from kflow.cases.models import Case, KnowledgeSupport
+from kflow.cases.models import Case
 from kflow.engine.authority import Authority
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
@@ -40,11 +40,14 @@ class ListedCase:
 
 
 def ks_titles(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The titles of the cases ``ids``: knowledge supports, and the cases that are not under
+    one (an indikatorlista) under their own title."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
+    cases = cast(Table, Case.__table__)
     rows = session.execute(
-        select(KnowledgeSupport.id, KnowledgeSupport.title).where(KnowledgeSupport.id.in_(wanted))
+        select(cases.c.id, cases.c.title).where(cases.c.id.in_(wanted), cases.c.title.is_not(None))
     )
     return {ks_id: title for ks_id, title in rows}
 

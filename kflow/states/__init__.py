@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kflow.states import (
     consultation_response,
+    follow_up_report,
     indicator_list,
     knowledge_support,
     local_implementation,
@@ -23,6 +24,7 @@ MACHINES: dict[str, CaseMachine] = {
         regional_adaptation.MACHINE,
         local_implementation.MACHINE,
         indicator_list.MACHINE,
+        follow_up_report.MACHINE,
     )
 }
 CASE_TYPES: tuple[str, ...] = tuple(str(t) for t in MACHINES)

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Protocol
 from transitions import Machine, MachineError
 from transitions.extensions import GraphMachine
 
+from kflow.calendar import add_business_days, next_working_day
 from kflow.config import Settings
 from kflow.org.roles import Role
 
@@ -35,6 +36,7 @@ class CaseType(StrEnum):
     REGIONAL_ADAPTATION = "regional_adaptation"
     LOCAL_IMPLEMENTATION = "local_implementation"
     INDICATOR_LIST = "indicator_list"
+    FOLLOW_UP_REPORT = "follow_up_report"
 
 
 class Scope(StrEnum):
@@ -45,11 +47,14 @@ class Scope(StrEnum):
     implementation, say).
     ``host``: in the host healthcare region of the NPO that owns the case (directly or through
     one of its NAGs), or above it (värdskap, lifecycle.md §5.2).
+    ``recipient``: in the unit the case reports to (its ``recipient_id``: a follow-up report's
+    next unit up), or above it.
     """
 
     CASE = "case"
     REGION = "region"
     HOST = "host"
+    RECIPIENT = "recipient"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Grant:
 
 class ParamKind(StrEnum):
     TEXT = "text"
+    LONG_TEXT = "long_text"  # text of up to a comment's length (an analysis, say)
     CHOICE = "choice"
     DATE = "date"  # a day in the future
     UNIT = "unit"  # a regional group of the case's region (or of its healthcare region)
@@ -122,6 +128,27 @@ class Context(Protocol):
         """How many rows of ``table`` (an ``Entries`` table) belong to this case (with the
         column values ``key``, when given)."""
 
+    def read(self, name: str) -> Any:
+        """The answer of the read registered as ``name`` (see ``provides``) for this firing,
+        worked out once per firing however often a guard and a field rule ask."""
+
+
+# A read a declaration may ask of a firing (``Context.read``) that belongs to a package below
+# the engine in the layers (goal attainment, say): that package registers it by name, and the
+# engine answers ``Context.read(name)`` with it. name -> (session, context) -> answer.
+READS: dict[str, Callable[[Any, Context], Any]] = {}
+
+
+def provides(name: str) -> Callable[[Callable[[Any, Context], Any]], Callable[[Any, Context], Any]]:
+    """Register the decorated function as the read ``name`` (``Context.read``)."""
+
+    def register(function: Callable[[Any, Context], Any]) -> Callable[[Any, Context], Any]:
+        assert name not in READS or READS[name] is function, f"read {name} registered twice"
+        READS[name] = function
+        return function
+
+    return register
+
 
 @dataclasses.dataclass(frozen=True)
 class DueFacts:
@@ -160,7 +187,9 @@ def after_days(setting: str) -> DueRule:
 class Tell(StrEnum):
     """Who is told, at once, of what a trigger did (kflow.mailing.notify sends it)."""
 
-    ACTORS = "actors"  # the people who can act on the cases a Spawn or Cascade touched
+    # the people who can act on the cases a Spawn or Cascade touched; as a trigger's own
+    # ``tells``, those who can act on its case in its new state (a report's recipient)
+    ACTORS = "actors"
     REGION_PROCESS_LEADS = "region_process_leads"  # the region's process leads, of this case
 
 
@@ -226,9 +255,17 @@ Effect = Spawn | Cascade | Entries
 @dataclasses.dataclass(frozen=True)
 class Timer:
     """The system fires the trigger on the first working day after the date in ``column``,
-    while the case is in one of the trigger's source states (kflow.jobs.sweep)."""
+    while the case is in one of the trigger's source states (kflow.jobs.sweep). With
+    ``business_days`` (a ``deadlines`` setting) it fires that many business days after it."""
 
     column: str
+    business_days: str | None = None
+
+    def fires_on(self, day: dt.date, settings: Settings) -> dt.date:
+        """The day the system fires the trigger, for ``day`` in the column."""
+        if self.business_days is None:
+            return next_working_day(day + dt.timedelta(days=1))
+        return add_business_days(day, getattr(settings.deadlines, self.business_days))
 
 
 class Move(NamedTuple):

@@ -4,7 +4,8 @@ Every value a person or a script can send is bounded here, so that a bad one is 
 clear 4xx (lifecycle.md §3) instead of failing deep down as a 500:
 
 * **Size.** A body is at most ``MAX_CONTENT_LENGTH`` (2 MB), a multipart field at most
-  ``MAX_FORM_MEMORY_SIZE``; anything larger is ``413`` with a Swedish message (JSON in the API).
+  ``MAX_FORM_MEMORY_SIZE`` (a CSV import of measurements at most ``MAX_IMPORT_LENGTH``, 8 MB);
+  anything larger is ``413`` with a Swedish message (JSON in the API).
   Below that, the services bound each text (a comment 10 000 characters, a title 300, ...).
   A URL (path and query string, as sent) is at most ``MAX_URL_LENGTH`` characters: longer is
   ``414``, on every route. (gunicorn, which ``kflow serve`` runs, itself refuses a request line
@@ -33,6 +34,8 @@ from werkzeug.routing import IntegerConverter, Map
 from kflow.errors import BadRequest, ValidationError
 
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+# A CSV of measurements (POST /api/v1/measurements/import): 100 000 lines fit.
+MAX_IMPORT_LENGTH = 8 * 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 500_000
 # Ids are INTEGER columns: 32 bits on PostgreSQL (SQLite's are wider).
 MAX_DB_INT = 2**31 - 1

@@ -139,7 +139,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_measurements_unit_id"), ["unit_id"])
         batch_op.create_index(
             "ux_measurements_current",
-            ["indicator_id", "unit_id", "period"],
+            ["indicator_id", "period", "unit_id"],
             unique=True,
             sqlite_where=CURRENT,
             postgresql_where=CURRENT,

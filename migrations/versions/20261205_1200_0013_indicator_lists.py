@@ -60,6 +60,9 @@ def _sqlite_checks(old: tuple[str, str], new: tuple[str, str]) -> None:
     bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
+LIVE_LIST = sa.text("type = 'indicator_list' AND state <> 'cancelled'")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("cases") as batch_op:
         batch_op.add_column(sa.Column("year", sa.Integer(), nullable=True))
@@ -106,9 +109,18 @@ def upgrade() -> None:
             batch_op.f("ix_indicator_targets_indicator_id"), ["indicator_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_indicator_targets_unit_id"), ["unit_id"], unique=False)
+    op.create_index(
+        "ux_cases_list_year_scope",
+        "cases",
+        ["owner_id", "year", "scope"],
+        unique=True,
+        sqlite_where=LIVE_LIST,
+        postgresql_where=LIVE_LIST,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ux_cases_list_year_scope", table_name="cases")
     op.drop_table("indicator_targets")
     # Refused (the state check fails) while indicator lists exist: their history is kept.
     _checks((NEW_STATE, NEW_PARENT), (OLD_STATE, OLD_PARENT))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 
 from kflow.cases.events import CaseEvent
@@ -235,3 +236,21 @@ def test_the_api_refuses_a_bad_list(api, world):
     assert world.session.scalar(select(func.count()).select_from(IndicatorList)) == before
     assert world.session.scalar(select(func.count()).select_from(IndicatorTarget)) == 0
     assert world.session.scalar(select(func.count()).select_from(Unit)) > 0
+
+
+def test_one_list_per_owner_year_and_scope_until_it_is_cancelled(world, indicator):
+    first = new_list(world)
+    with pytest.raises(KflowError) as err:
+        new_list(world, title="En till")
+    assert err.value.code == "conflict" and f"#{first.id}" in err.value.message
+    new_list(world, scope="primarvard", title="Primärvården")  # another scope
+    new_list(world, year=2028, title="Nästa år")  # another year
+    world.fire(first, "cancel", "vgr-chair", comment="Fel omfattning.")
+    again = new_list(world, title="Ny lista")  # a cancelled list makes way
+    # The database holds the rule too, whatever path a row takes.
+    with pytest.raises(sa_exc.IntegrityError), world.session.begin_nested():
+        world.session.add(
+            IndicatorList(owner_id=again.owner_id, region_id=again.region_id, year=2027,
+                          scope="sjukhus", title="Förbi tjänsten")
+        )  # fmt: skip
+        world.session.flush()

@@ -258,3 +258,21 @@ def test_reads_show_only_what_the_reader_may_see(world, setup):
     ):
         page = queries.measurements(world.session, world.authority(who))
         assert page.total == expected, who
+
+
+def test_a_first_value_written_at_the_same_time_is_a_conflict_not_an_error(world, setup):
+    """Two first reports for the same (indicator, unit, period) at once: each found no current
+    value; the database's partial unique index lets one in, the other is a 409 Conflict."""
+    _, percent, _, _ = setup
+    unit = world.units["vgr-psyk-1"]
+    ready = measurements.prepare(
+        world.session, world.authority("vgr-coordinator"), percent, unit, period="2026-Q3",
+        value=70, now=NOW,
+    )  # fmt: skip
+    assert ready.previous is None
+    report(world, "vgr-coordinator", percent, value=71)  # the other request wins
+    with pytest.raises(Conflict, match="samtidigt"):
+        measurements.write(
+            world.session, world.authority("vgr-coordinator"), ready, settings=world.settings,
+            now=NOW,
+        )  # fmt: skip

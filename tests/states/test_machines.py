@@ -73,6 +73,14 @@ STATES: dict[str, dict[str, str]] = {
         "closed": "Avslutad",
         "cancelled": "Avbruten",
     },
+    # lifecycle.md §6.6
+    "follow_up_report": {
+        "open": "Att rapportera",
+        "submitted": "Inskickad",
+        "accepted": "Mottagen",
+        "waived": "Ej aktuell",
+        "missed": "Ej inkommen",
+    },
 }
 INITIAL = {
     "knowledge_support": "need_identified",
@@ -80,6 +88,7 @@ INITIAL = {
     "regional_adaptation": "received",
     "local_implementation": "assigned",
     "indicator_list": "drafting",
+    "follow_up_report": "open",
 }
 # Final states. regional_adaptation: the contract marks `cancelled` final and `closed` "final
 # until reassessed"; `not_adopted` is unmarked but is the same kind of standing decision (left
@@ -90,6 +99,7 @@ FINAL = {
     "regional_adaptation": {"not_adopted", "closed", "cancelled"},
     "local_implementation": {"closed", "waived", "cancelled"},
     "indicator_list": {"closed", "cancelled"},
+    "follow_up_report": {"accepted", "waived"},  # `missed` may still be sent late
 }
 KS_BEFORE_PUBLISHED = [
     "need_identified",
@@ -166,11 +176,20 @@ TRANSITIONS: dict[str, dict[str, dict[str, str]]] = {
         "close": {"approved": "closed"},
         "cancel": {"drafting": "cancelled", "submitted": "cancelled"},
     },
+    "follow_up_report": {
+        "submit": {"open": "submitted"},
+        "accept": {"submitted": "accepted"},
+        "return": {"submitted": "open"},
+        "waive": {"open": "waived"},
+        "expire": {"open": "missed"},
+        "submit_late": {"missed": "submitted"},
+    },
 }
 
 # Who may fire each trigger: (role, scope). "case": held in the owner/assignee or above;
-# "region": held in the case's region or above. No grants: automatic only.
-C, R = "case", "region"
+# "region": held in the case's region or above; "recipient": held in the unit the case reports to
+# or above. No grants: automatic only.
+C, R, TO = "case", "region", "recipient"
 GRANTS: dict[str, dict[str, set[tuple[str, str]]]] = {
     "knowledge_support": {
         "commission": {("chair", C)},
@@ -228,6 +247,14 @@ GRANTS: dict[str, dict[str, set[tuple[str, str]]]] = {
         "close": {("coordinator", C)},
         "cancel": {("chair", C)},
     },
+    "follow_up_report": {
+        "submit": {("process_lead", C), ("chair", C), ("local_lead", C)},
+        "accept": {("process_lead", TO), ("chair", TO)},
+        "return": {("process_lead", TO), ("chair", TO)},
+        "waive": {("chair", TO)},
+        "expire": set(),
+        "submit_late": {("process_lead", C), ("chair", C), ("local_lead", C)},
+    },
 }
 # Triggers the system fires (*auto*); close_consultation is also manual.
 AUTO = {
@@ -236,6 +263,7 @@ AUTO = {
     "regional_adaptation": {"reassess", "cancel"},
     "local_implementation": {"cancel"},
     "indicator_list": {"close"},
+    "follow_up_report": {"expire"},
 }
 # Triggers whose `comment` is required by the contract.
 COMMENT_REQUIRED = {
@@ -244,6 +272,7 @@ COMMENT_REQUIRED = {
     "regional_adaptation": {"put_on_hold", "submit_for_decision", "reject"},
     "local_implementation": {"report_deviation", "resolve_deviation", "waive"},
     "indicator_list": {"request_changes", "revise", "cancel"},
+    "follow_up_report": {"return", "waive"},
 }
 
 # Declared parameters: name -> required (None: required only for some cases), and choices.
@@ -271,6 +300,8 @@ PARAMS = {
         "remove_target": {"indicator": True, "unit": True},
         "approve": {"decision_ref": True},
     },
+    # analysis: required by the guard when a target is not met or a deviation is open
+    "follow_up_report": {"submit": {"analysis": False}, "submit_late": {"analysis": False}},
 }
 CHOICES = {
     ("knowledge_support", "open_consultation", "channel"): {"remiss", "synpunktsinhamtning"},

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-CASE, REGION = "case", "region"
+CASE, REGION, RECIPIENT = "case", "region", "recipient"
 ROLES = ("admin", "chair", "process_lead", "coordinator", "local_lead", "member", "viewer")
 
 # lifecycle.md §2: trigger -> (the roles that may fire it, where they must hold them), and the
 # states it moves from. "case": the case's own unit or assignee unit, or above; "region": the
-# case's region or above. A trigger with no roles is automatic only (the system's).
+# case's region or above; "recipient": the unit a report goes to (§6.6), or above. A trigger
+# with no roles is automatic only (the system's).
 KS_ALL_BEFORE_PUBLISHED = (
     "need_identified",
     "commissioned",
@@ -112,6 +113,15 @@ TRIGGERS: dict[str, dict[str, tuple[frozenset[tuple[str, str]], tuple[str, ...]]
         "close": (_g("coordinator"), ("approved",)),
         "cancel": (_g("chair"), ("drafting", "submitted")),
     },
+    # §6.6 (expire is the system's, 15 business days after the due date)
+    "follow_up_report": {
+        "submit": (_g("process_lead", "chair", "local_lead"), ("open",)),
+        "accept": (_g("process_lead", "chair", scope=RECIPIENT), ("submitted",)),
+        "return": (_g("process_lead", "chair", scope=RECIPIENT), ("submitted",)),
+        "waive": (_g("chair", scope=RECIPIENT), ("open",)),
+        "expire": (_g(), ("open",)),
+        "submit_late": (_g("process_lead", "chair", "local_lead"), ("missed",)),
+    },
 }
 # Beyond the machines (docs/lifecycle.md, follow-up): who defines indicators on a knowledge
 # support and who reports a local unit's measurements, and in which states.
@@ -137,6 +147,7 @@ class CaseFacts:
     region: int | None
     ks: int | None
     ks_owner: int | None
+    recipient: int | None = None
 
 
 class Organisation:
@@ -181,6 +192,7 @@ class Organisation:
                     "assignee_id",
                     "region_id",
                     "knowledge_support_id",
+                    "recipient_id",
                 )
             ),
         )
@@ -196,6 +208,7 @@ class Organisation:
                 r.region_id,
                 r.knowledge_support_id,
                 owners[r.knowledge_support_id] if r.knowledge_support_id else None,
+                r.recipient_id,
             )
             for r in rows
         }
@@ -225,10 +238,11 @@ class Contract:
         return self.org.above(case.owner) | self.org.above(case.assignee)
 
     def can_read(self, who: Person, case: CaseFacts) -> bool:
-        """api.md "Who sees what"."""
+        """api.md "Who sees what" (and §6.6: a report is seen where it is sent)."""
         if case.type == "knowledge_support":
             return True
         reach = self._case_units(case) | self.org.above(case.region) | self.org.above(case.ks_owner)
+        reach |= self.org.above(case.recipient)
         if who.roles_in(reach):
             return True
         if case.type in REGION_WIDE:
@@ -241,6 +255,7 @@ class Contract:
         roles = {
             CASE: who.roles_in(self._case_units(case)),
             REGION: who.roles_in(self.org.above(case.region)),
+            RECIPIENT: who.roles_in(self.org.above(case.recipient)),
         }
         return any(role in roles[scope] for role, scope in grants)
 

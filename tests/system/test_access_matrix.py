@@ -31,6 +31,7 @@ route cannot escape the matrix.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -44,6 +45,7 @@ from werkzeug.security import generate_password_hash
 
 from kflow.accounts import tokens as api_tokens
 from kflow.accounts.models import ApiToken
+from kflow.cases.models import FollowUpReport
 from kflow.followup.lists import create_indicator_list
 from kflow.followup.models import Indicator
 from kflow.org import users as org_users
@@ -75,6 +77,7 @@ COLLECTIONS = {
     "regional_adaptation": "regional-adaptations",
     "local_implementation": "local-implementations",
     "indicator_list": "indicator-lists",
+    "follow_up_report": "follow-up-reports",
 }
 CODES = {404: "not_found", 403: "forbidden", 409: "invalid_transition", 422: "validation_error"}
 NATIONAL = ("npo-psykisk-halsa", "npo-cancersjukdomar")
@@ -86,8 +89,9 @@ HOME = {
     "ra": ("vgr",),
     "li": ("vgr-psyk-1", "vgr"),
     "il": ("vgr",),
+    "fr": ("vgr-psyk-1", "vgr-rpo-psyk"),  # the report's unit and the unit it goes to
 }
-REGIONAL = ("cr", "ra", "li", "il")  # the focus cases not everyone may see
+REGIONAL = ("cr", "ra", "li", "il", "fr")  # the focus cases not everyone may see
 # One user in each place: what one may see does not depend on the role (api.md), which the
 # checks over every user (single cases, lists) show; the costlier pages use these.
 READERS = [f"viewer@{place}" for place in PLACES] + [NOBODY]
@@ -189,7 +193,17 @@ def _build(session: Session, settings: Any) -> tuple[World, dict[str, int]]:
     )
     target = {"indicator": indicator.id, "unit": "vgr-psyk-1", "target_value": 90}
     world.fire(il, "set_target", "vgr-coordinator", params=target)
+    report = FollowUpReport(
+        owner_id=world.units["vgr-psyk-1"].id,
+        recipient_id=world.units["vgr-rpo-psyk"].id,
+        region_id=world.units["vgr"].id,
+        period="2026-T2",
+        due=dt.date(2026, 9, 29),
+    )
+    session.add(report)
+    session.flush()
     focus = {
+        "fr": report.id,
         "il": il.id,
         "ks": ks.id,
         "ks_consultation": consulting.id,
@@ -292,6 +306,7 @@ API_RULES = {
     "api.revoke_token",
     "api.list_indicators",
     "api.get_indicator",
+    "api.indicator_results",
     "api.create_indicator",
     "api.list_measurements",
     "api.create_measurement",
@@ -302,6 +317,9 @@ UI_RULES = {
     "inbox.index",
     "overview.index",
     "overview.export",
+    "uppfoljning.index",
+    "uppfoljning.export_csv",
+    "uppfoljning.export_xlsx",
     "overdue.index",
     "cases.show",
     "cases.history_export",
@@ -541,9 +559,10 @@ def test_admin_override_reaches_only_the_admins_own_cases(matrix: Matrix) -> Non
     for who in overriders:
         for label, case_id in matrix.focus.items():
             case = cases[case_id]
-            expected = matrix.contract.fire(matrix.people[who], case, "cancel", override=True)
-            status, body = _fire(matrix, who, case, "cancel", override=True)
-            tally.status(f"{who} override cancel on {label}", expected, status, body)
+            trigger = "cancel" if "cancel" in TRIGGERS[case.type] else "waive"  # a report
+            expected = matrix.contract.fire(matrix.people[who], case, trigger, override=True)
+            status, body = _fire(matrix, who, case, trigger, override=True)
+            tally.status(f"{who} override {trigger} on {label}", expected, status, body)
     tally.done(at_least=60)
     assert cases == matrix.cases(), "a probe changed a case"
 
@@ -562,8 +581,9 @@ def test_creating_a_knowledge_support(matrix: Matrix, rolled_back: None) -> None
 def test_creating_an_indicator_list(matrix: Matrix, rolled_back: None) -> None:
     tally = Tally()
     owner = matrix.org.id["vgr"]
-    for who, person in matrix.people.items():
-        body = {"owner": "vgr", "year": 2027, "scope": "sjukhus", "title": f"Lista av {who}"}
+    for year, (who, person) in enumerate(matrix.people.items(), start=2030):
+        # A year each: one list per owner, year and scope (a second is 409 conflict).
+        body = {"owner": "vgr", "year": year, "scope": "sjukhus", "title": f"Lista av {who}"}
         status, answer = matrix.api("POST", "/api/v1/indicator-lists", who, body)
         expected = 201 if matrix.contract.may_create_list_in(person, owner) else 403
         tally.status(f"{who} creates a list for vgr", expected, status, answer)
@@ -648,6 +668,7 @@ def test_ui_case_pages_and_actions(matrix: Matrix) -> None:
         "ra": ("coordinator@vgr-rpo-psyk", "start_assessment"),
         "li": ("local_lead@vgr-psyk-1", "start_implementation"),
         "il": ("coordinator@vgr", "set_target"),  # without its parameters: 422, no change
+        "fr": ("chair@vgr-rpo-psyk", "accept"),  # the recipient, but the report is open: 409
     }
     attempts = [(who, label) for who in readers for label in REGIONAL]
     attempts += [(who, label) for label, (who, _) in allowed.items()]

@@ -328,6 +328,7 @@ def test_empty_query_parameters_are_422(primed_api, world):
         for method, operation in item.items():
             names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
             path = template.replace("{case_id}", str(ks.id)).replace("{collection}", KS)
+            path = path.replace("{indicator_id}", "1").replace("{measurement_id}", "1")
             for name in names:
                 for empty in ("", " "):
                     reply = primed_api.error(
@@ -340,7 +341,7 @@ def test_empty_query_parameters_are_422(primed_api, world):
                 tried.add(name)
     assert tried == {
         "limit", "offset", "knowledge_support", "region", "unit", "state", "owner", "kind",
-        "parent", "owner_unit", "indicator", "period", "history",
+        "parent", "owner_unit", "indicator", "period", "history", "level",
     }  # fmt: skip
     # Given a value, each works (a paging value as before).
     primed_api.get(f"/api/v1/{KS}", "npo-chair", state="review", limit="1", offset="0")

@@ -34,6 +34,7 @@ def fire(
     from kflow.engine.authority import SYSTEM, Actor, Authority
     from kflow.engine.fire import fire
     from kflow.engine.read import readable_case
+    from kflow.followup import snapshot  # noqa: F401 (the reads a report's submit asks)
     from kflow.org import users as org_users
 
     parsed = _parse_params(params)

@@ -32,7 +32,8 @@ def remind(now_text: str | None, no_relay: bool) -> None:
     click.echo(
         f"Sweep at {now.isoformat()}: {result.closed_consultations} consultations closed, "
         f"{result.rungs} reminder rungs, {result.notifications} digest entries, "
-        f"{result.mails} mails; {digests} digests."
+        f"{result.mails} mails; {digests} digests; "
+        f"{result.reports_opened} follow-up reports opened."
     )
     if not no_relay:
         sent = relay(rt, now=max(now, utcnow()))

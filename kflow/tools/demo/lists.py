@@ -62,23 +62,23 @@ def follow_up(b: Builder) -> None:
                 now=b.at(3),
             )
     year = b.today.year
+    # A draft in Skåne that the chair cancelled, making way for the list of all heart care.
+    dropped = _list(b, "skane", "samordnare.skane", year, "skane-sus-hjarta", ras.id, 60)
+    b.fire(
+        dropped, "cancel", "ordf.skane", 45, comment="Ersätts av en lista för hela hjärtsjukvården."
+    )
     for region, coordinator, chair, unit, approve in LISTS:
         case = _list(b, region, coordinator, year, unit, ras.id, 40)
         b.fire(case, "submit", coordinator, 30)
         if approve and chair:
             b.fire(case, "approve", chair, 20, decision_ref=f"HSN {year}-{b.number()}")
-    # Last year's list in VGR, closed by the system in February; a draft in Östergötland; a
-    # draft in Skåne that the chair cancelled.
+    # Last year's list in VGR, closed by the system in February; a draft in Östergötland.
     old = _list(b, "vgr", "samordnare.vgr", year - 1, "vgr-su-kardiologi", ras.id, 400)
     b.fire(old, "submit", "samordnare.vgr", 390)
     b.fire(old, "approve", "ordf.vgr", 380, decision_ref=f"HSN {year - 1}-{b.number()}")
     b.fire(old, "close", "system", max(b.days_ago(old.closes_on) - 1, 2))
     _list(b, "ostergotland", "samordnare.ostergotland", year, "ostergotland-us-hjartcentrum",
           ras.id, 12)  # fmt: skip
-    dropped = _list(b, "skane", "samordnare.skane", year, "skane-sus-hjarta", ras.id, 60)
-    b.fire(
-        dropped, "cancel", "ordf.skane", 45, comment="Ersätts av en lista för hela hjärtsjukvården."
-    )
 
 
 def _list(

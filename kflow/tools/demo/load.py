@@ -19,6 +19,7 @@ from kflow.tools.demo.detours import beyond_the_path
 from kflow.tools.demo.lists import follow_up
 from kflow.tools.demo.national import story
 from kflow.tools.demo.people import DEFAULT_PASSWORD, DOMAIN, USERS
+from kflow.tools.demo.reports import report_chain
 from kflow.tools.demo.stories import STORIES
 from kflow.tools.seed import seed
 
@@ -53,6 +54,7 @@ def load_demo(
     made = {told.title: story(builder, told) for told in STORIES}
     beyond_the_path(builder, made)
     follow_up(builder)
+    report_chain(builder)
     session.flush()
     return DemoResult(False, _count_cases(session), logins(session))
 

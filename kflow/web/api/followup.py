@@ -15,7 +15,7 @@ from kflow.followup.indicators import define_indicator
 from kflow.followup.models import Indicator
 from kflow.org.models import Unit
 from kflow.queries import followup as queries
-from kflow.web import boundary
+from kflow.web import boundary, limits
 from kflow.web.api.base import authority, bp, json_body, text_field
 
 
@@ -192,6 +192,7 @@ def correct_measurement(measurement_id: int) -> tuple[Response, int]:
 def import_measurements() -> tuple[Response, int]:
     if request.mimetype != "text/csv":
         raise ValidationError("Skicka filen som text/csv (Content-Type: text/csv).")
+    request.max_content_length = limits.MAX_IMPORT_LENGTH
     count = csv_import.import_csv(
         boundary.session(),
         authority(),

@@ -22,6 +22,7 @@ COLLECTIONS: dict[str, str] = {
     "regional-adaptations": CaseType.REGIONAL_ADAPTATION,
     "local-implementations": CaseType.LOCAL_IMPLEMENTATION,
     "indicator-lists": CaseType.INDICATOR_LIST,
+    "follow-up-reports": CaseType.FOLLOW_UP_REPORT,
 }
 ERROR_CODES = [
     "unauthenticated",
@@ -119,6 +120,29 @@ _INDICATOR_LIST_PROPERTIES: dict[str, Any] = {
 }
 
 
+_SNAPSHOT_ROWS = {"type": "array", "items": {"type": "object"}}
+_FOLLOW_UP_REPORT_PROPERTIES: dict[str, Any] = {
+    "unit": {"type": "string", "description": "Code of the reporting unit"},
+    "recipient": {"type": "string", "description": "Code of the unit it reports to"},
+    "region": NULLABLE_STRING,
+    "period": {"type": "string", "description": "ÅÅÅÅ, ÅÅÅÅ-T1..T3, ÅÅÅÅ-Q1..Q4 or ÅÅÅÅ-H1..H2"},
+    "analysis": NULLABLE_STRING,
+    "snapshot": {
+        "type": ["object", "null"],
+        "description": "Frozen at submit (null before): the goal attainment of the unit's "
+        "targets and those below it, the open deviations below it and the accepted reports "
+        "from below",
+        "properties": {
+            "period": {"type": "string"},
+            "frozen_at": {"type": "string", "format": "date-time"},
+            "targets": _SNAPSHOT_ROWS,
+            "deviations": _SNAPSHOT_ROWS,
+            "reports": _SNAPSHOT_ROWS,
+        },
+    },
+}
+
+
 def _case_schema(case_type: str) -> dict[str, Any]:
     machine = MACHINES[case_type]
     props: dict[str, Any] = {
@@ -156,6 +180,8 @@ def _case_schema(case_type: str) -> dict[str, Any]:
         }
     elif case_type == CaseType.INDICATOR_LIST:
         props |= _INDICATOR_LIST_PROPERTIES
+    elif case_type == CaseType.FOLLOW_UP_REPORT:
+        props |= _FOLLOW_UP_REPORT_PROPERTIES
     else:
         props |= {"knowledge_support": {"type": "integer"}, "region": {"type": "string"}}
     if case_type == CaseType.CONSULTATION_RESPONSE:

@@ -75,7 +75,46 @@ MEASURED = {
     "comment": {"type": ["string", "null"], "maxLength": 2000},
 }
 
+RESULT_LEVELS = ("local_unit", "region", "healthcare_region", "nation")
+RESULT = {
+    "type": "object",
+    "required": [
+        "unit",
+        "unit_name",
+        "value",
+        "previous",
+        "target",
+        "status",
+        "status_label",
+        "trend",
+        "reports",
+    ],
+    "properties": {
+        "unit": {**STRING, "description": "The unit's code; null for the nation"},
+        "unit_name": {"type": "string"},
+        "value": {**NUMBER, "description": "The indicator's aggregation in the period"},
+        "previous": {**NUMBER, "description": "The value in the period before"},
+        "target": NUMBER,
+        "status": {"type": "string", "enum": ["met", "near", "not_met", "no_data"]},
+        "status_label": {"type": "string"},
+        "trend": {"type": ["string", "null"], "enum": ["up", "down", "same", None]},
+        "reports": {"type": "integer", "minimum": 0},
+    },
+}
+
 SCHEMAS: dict[str, Any] = {
+    "Result": RESULT,
+    "Results": {
+        "type": "object",
+        "required": ["indicator", "level", "period", "previous_period", "items"],
+        "properties": {
+            "indicator": {"type": "integer"},
+            "level": {"type": "string", "enum": list(RESULT_LEVELS)},
+            "period": {"type": "string"},
+            "previous_period": {"type": "string"},
+            "items": {"type": "array", "items": _ref("Result")},
+        },
+    },
     "Indicator": {
         "type": "object",
         "required": [
@@ -252,6 +291,31 @@ def paths() -> dict[str, Any]:
                     "200": _json(_ref("Indicator")),
                     "401": _error("Not logged in"),
                     "404": _error("No such indicator"),
+                },
+            }
+        },
+        "/api/v1/indicators/{indicator_id}/results": {
+            "get": {
+                "summary": "Goal attainment: the indicator rolled up to each unit of a level (or "
+                "the nation) in a period, against the national target; only units whose "
+                "measurements the caller may read",
+                "operationId": "indicator_results",
+                "parameters": [
+                    _path("indicator_id"),
+                    _query(
+                        "level",
+                        {"type": "string", "enum": list(RESULT_LEVELS), "default": "region"},
+                    ),
+                    _query(
+                        "period",
+                        {**PERIOD, "description": "Default: the latest tertial that has ended"},
+                    ),
+                ],
+                "responses": {
+                    "200": _json(_ref("Results")),
+                    "401": _error("Not logged in"),
+                    "404": _error("No such indicator"),
+                    "422": _error("Bad level or period"),
                 },
             }
         },

@@ -11,6 +11,7 @@ from kflow.cases.events import CaseEvent
 from kflow.cases.models import (
     Case,
     ConsultationResponse,
+    FollowUpReport,
     IndicatorList,
     KnowledgeSupport,
     LocalImplementation,
@@ -37,7 +38,9 @@ class Serializer:
 
     def prepare(self, cases: Iterable[Case]) -> None:
         cases = list(cases)
-        unit_ids = {u for c in cases for u in (c.owner_id, c.assignee_id, c.region_id) if u}
+        unit_ids = {
+            u for c in cases for u in (c.owner_id, c.assignee_id, c.region_id, c.recipient_id) if u
+        }
         self._codes.update(units.codes(self.session, unit_ids - set(self._codes)))
         self.authority.prefetch(unit_ids)
 
@@ -89,6 +92,15 @@ class Serializer:
                 region=self.code(case.region_id),
                 decision_ref=case.decision_ref,
                 targets=self._targets(case),
+            )
+        elif isinstance(case, FollowUpReport):
+            data.update(
+                unit=self.code(case.owner_id),
+                recipient=self.code(case.recipient_id),
+                region=self.code(case.region_id),
+                period=case.period,
+                analysis=case.analysis,
+                snapshot=case.snapshot,
             )
         else:
             data["knowledge_support"] = case.knowledge_support_id

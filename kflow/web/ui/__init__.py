@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         base,
         cases,
         create,
+        followup,
         inbox,
         overdue,
         overview,
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
 
     for bp in (auth.bp, inbox.bp, cases.bp, create.bp, overview.bp, overdue.bp, admin.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(followup.bp)
 
     settings = app.extensions["kflow"].settings
     app.jinja_env.globals.update(

@@ -15,6 +15,7 @@ from kflow.cases.events import SYSTEM_ACTOR
 from kflow.cases.models import (
     Case,
     ConsultationResponse,
+    FollowUpReport,
     IndicatorList,
     KnowledgeSupport,
     LocalImplementation,
@@ -60,6 +61,8 @@ class Entry:
 def heading(case: Case, units: dict[int, Unit]) -> str:
     if isinstance(case, KnowledgeSupport | IndicatorList):
         return case.title
+    if isinstance(case, FollowUpReport):
+        return f"{MACHINES[case.type].label}: {units[case.owner_id].name}, {case.period}"
     return f"{MACHINES[case.type].label}: {units[case.owner_id].name}"
 
 
@@ -87,6 +90,15 @@ def facts(
             Fact("Ägare", units[case.owner_id].name),
             Fact("Beslutsreferens", case.decision_ref or "Ej fastställd"),
         ]
+    if isinstance(case, FollowUpReport):
+        out += [
+            Fact("Period", case.period or ""),
+            Fact("Rapporterande enhet", units[case.owner_id].name),
+        ]
+        if case.recipient_id is not None:
+            out.append(Fact("Mottagare", units[case.recipient_id].name))
+        if case.region_id is not None:
+            out.append(Fact("Region", units[case.region_id].name))
     if isinstance(case, KnowledgeSupport):
         out += [
             Fact("Typ av kunskapsstöd", ks_states.KINDS.get(case.kind, case.kind)),
@@ -214,14 +226,25 @@ def describe(session: Session, rows: Sequence[Any], types: Mapping[int, str]) ->
         for code in (value if isinstance(value, list) else [value])
         if isinstance(code, str)
     }
-    names: dict[str, str] = {}
-    if codes and any(
-        p.kind in ("unit", "units")
+    kinds: dict[str, str | None] = {
+        str(p.kind): p.table
         for machine in set(machines.values())
         for s in machine.triggers.values()
         for p in s.params
-    ):
+    }
+    names: dict[str, str] = {}
+    if codes and {"unit", "units", "own_unit"} & set(kinds):
         names = unit_queries.names_by_code(session, codes)
+    row_names: dict[int, str] = {}
+    table = kinds.get("row")
+    if table:
+        ids = {
+            int(v)
+            for row in rows
+            for v in (row.params or {}).values()
+            if isinstance(v, int) or (isinstance(v, str) and v.isdigit())
+        }
+        row_names = page_queries.row_names(session, table, ids)
     entries = []
     for row in rows:
         machine = machines[row.case_id]
@@ -233,9 +256,13 @@ def describe(session: Session, rows: Sequence[Any], types: Mapping[int, str]) ->
             value = (row.params or {})[param.name]
             if param.kind == "choice":
                 text = dict(param.choices).get(value, str(value))
-            elif param.kind in ("unit", "units"):
+            elif param.kind in ("unit", "units", "own_unit"):
                 values = value if isinstance(value, list) else [value]
                 text = ", ".join(names.get(str(v), str(v)) for v in values)
+            elif param.kind == "row" and str(value).isdigit():
+                text = row_names.get(int(value), str(value))
+            elif param.kind == "number" and isinstance(value, int | float):
+                text = number(value)
             else:
                 text = str(value)
             params.append((param.label, text))

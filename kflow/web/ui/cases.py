@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from kflow.cases.models import (
     Case,
+    FollowUpReport,
     IndicatorList,
     KnowledgeSupport,
     LocalImplementation,
@@ -26,13 +27,14 @@ from kflow.errors import (
 )
 from kflow.followup import indicators, periods, rights
 from kflow.followup import measurements as followup
-from kflow.followup.attainment import DEFAULT_TOLERANCE_PCT, STATUS_SYMBOLS
+from kflow.followup.attainment import STATUS_SYMBOLS
 from kflow.followup.models import AGGREGATIONS, SOURCES
+from kflow.queries import case_results, targets
 from kflow.queries import casepage as page_queries
 from kflow.queries import followup as followup_queries
 from kflow.queries import history as case_history
 from kflow.queries import lists as case_lists
-from kflow.queries import targets
+from kflow.queries import reports as report_queries
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
@@ -63,7 +65,9 @@ def render_case(
     day = today()
     machine = MACHINES[case.type]
     ks = page_queries.knowledge_support_of(session, case)
-    units = unit_queries.by_id(session, (case.owner_id, case.assignee_id, case.region_id))
+    units = unit_queries.by_id(
+        session, (case.owner_id, case.assignee_id, case.region_id, case.recipient_id)
+    )
     auth.prefetch_cases([case], [ks.owner_id] if ks else [])
     timeline, history_total = casepage.timeline(session, case)
     context: dict[str, Any] = {
@@ -80,6 +84,7 @@ def render_case(
         "history_total": history_total,
         "error": error,
         "number": casepage.number,
+        "status_symbols": STATUS_SYMBOLS,
     }
     if isinstance(case, KnowledgeSupport):
         regions = sorted_regions(case_lists.regions(session))
@@ -92,13 +97,18 @@ def render_case(
         context["can_define_indicators"] = case.is_open and bool(
             set(indicators.DEFINE_ROLES) & auth.case_roles(case)
         )
+        context["results"] = case_results.of_knowledge_support(
+            session, auth, case.id, day, tolerance_pct=_tolerance()
+        )
     elif isinstance(case, IndicatorList):
         period = request.args.get("period", "")
         if not period_is_valid(period):
             period = targets.default_period(day)
         context["period"] = period
-        context["targets"] = targets.rows(session, case, period, DEFAULT_TOLERANCE_PCT)
+        context["targets"] = targets.rows(session, case, period, _tolerance())
         context["status_symbols"] = STATUS_SYMBOLS
+    elif isinstance(case, FollowUpReport):
+        context["report"] = report_queries.report_page(session, auth, case, day)
     elif isinstance(case, RegionalAdaptation):
         assert ks is not None
         local = page_queries.implementations(session, auth, case, ks, day)
@@ -111,10 +121,18 @@ def render_case(
     if isinstance(case, LocalImplementation):
         assert ks is not None
         context["measurements"] = followup_queries.of_case(session, case)
+        context["unit_results"] = case_results.of_unit(
+            session, ks.id, case.owner_id, case.region_id, day, tolerance_pct=_tolerance()
+        )
         if _may_report(auth, case) and case.state in {str(s) for s in li_states.MEASURING}:
             context["measurement_indicators"] = page_queries.indicators_of(session, ks.id)
             context["measurement_form"] = measurement_form or MultiDict()
     return render_template("ui/case.html", **context), status
+
+
+def _tolerance() -> float:
+    """The default tolerance of goal attainment (followup.tolerance_pct)."""
+    return boundary.runtime().settings.followup.tolerance_pct
 
 
 def period_is_valid(text: str) -> bool:

@@ -4,7 +4,7 @@ Each parameter kind has one control: text -> text input, choice -> select, date 
 unit -> select of the regional groups of the case's region and its healthcare regions (each
 labelled with the region or healthcare region it belongs to), units -> checkboxes of its local
 units, own_unit -> select of the owner's local units, row -> select of the rows of its table
-(indicators), number -> a text input for a decimal number.
+(indicators), number -> a text input for a decimal number, long_text -> a text area.
 Whatever the browser sends is handed to kflow.engine.fire unchanged in meaning; the engine
 validates it.
 """
@@ -166,6 +166,8 @@ def _field(
         ]
     elif param.kind == "number":
         field.control = "number"
+    elif param.kind == "long_text":
+        field.control = "textarea"
     elif param.kind == "units":
         field.control = "checkboxes"
         chosen = set(form.getlist(param.name))

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from kflow import paging
 from kflow.queries import lists as case_lists
-from kflow.queries import matrix
+from kflow.queries import matrix, results
 from kflow.queries import overview as overview_data
 from kflow.queries import units as unit_queries
 from kflow.states import MACHINES
@@ -41,9 +41,13 @@ def index() -> Any:
     page = overview_data.overview(session, **filters, limit=limit, offset=offset)
     regions = labels.sorted_regions(case_lists.regions(session))
     rows = matrix.matrix(session, authority(), page.items, regions, today())
+    goal_period = results.default_period(today())
+    tolerance = boundary.runtime().settings.followup.tolerance_pct
     return render_template(
         "ui/overview.html",
         rows=rows,
+        goals=overview_data.goals_met(session, page.items, goal_period, tolerance),
+        goal_period=goal_period,
         regions=regions,
         region_label=labels.region_label,
         adaptation_short=labels.adaptation_short,

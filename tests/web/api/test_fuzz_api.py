@@ -52,6 +52,7 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.exceptions import HTTPException
 
 from kflow.accounts import tokens as api_tokens
+from kflow.cases.models import FollowUpReport
 from kflow.followup import measurements
 from kflow.followup.indicators import define_indicator
 from kflow.followup.lists import create_indicator_list
@@ -81,6 +82,7 @@ COLLECTIONS = {
     "regional-adaptations": "regional_adaptation",
     "local-implementations": "local_implementation",
     "indicator-lists": "indicator_list",
+    "follow-up-reports": "follow_up_report",
 }
 OPERATIONS = sorted(
     (method.upper(), path)
@@ -142,6 +144,15 @@ def fuzz(database):
         target = {"indicator": indicator.id, "unit": "vgr-psyk-1", "target_value": 50}
         world.fire(listed, "set_target", "vgr-coordinator", params=target)
         case_ids["indicator_list"] = [listed.id]
+        report = FollowUpReport(
+            owner_id=world.units["vgr-psyk-1"].id,
+            recipient_id=world.units["vgr-rpo-psyk"].id,
+            region_id=world.units["vgr"].id,
+            period="2026-T2",
+        )
+        session.add(report)
+        session.flush()
+        case_ids["follow_up_report"] = [report.id]
         case_ids["indicator_id"] = [indicator.id]
         case_ids["measurement_id"] = [measured.id]
         tokens = {}

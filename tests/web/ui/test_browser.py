@@ -185,7 +185,9 @@ def log_in(page: Page, login: str, name: str) -> None:
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True, focus: bool = False) -> None:
-    """Save docs/screenshots/NAME, without hover effects or (unless ``focus``) a focus ring."""
+    """Save docs/screenshots/NAME, without hover effects or (unless ``focus``) a focus ring;
+    every page shown there must first be free of axe-core's WCAG 2.1 A/AA violations."""
+    assert axe_violations(page) == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)
     if not focus:
@@ -286,7 +288,7 @@ def test_overview_filtered_by_npo_shows_the_matrix(page: Page) -> None:
     # Typ 2-diabetes in Västra Götalandsregionen: following up; one unit done, one waived.
     regions = matrix.locator("thead .region-col").all_inner_texts()
     vgr = regions.index(next(r for r in regions if r.startswith("Västra Götaland")))
-    cell = matrix.locator("tbody tr").filter(has_text="Typ 2-diabetes").locator("td").nth(vgr)
+    cell = matrix.locator("tbody tr").filter(has_text="Typ 2-diabetes").locator("td.cell").nth(vgr)
     expect(cell.get_by_role("link")).to_have_text("Uppföljning")
     expect(cell).to_contain_text("2/2 klara")
     cell.scroll_into_view_if_needed()  # the matrix scrolls sideways in its own container
@@ -371,3 +373,105 @@ def test_phone_inbox_and_overview(phone: Page) -> None:
     filter_box = phone.get_by_label("Ägare (programområde)").bounding_box()
     assert filter_box is not None and filter_box["x"] + filter_box["width"] <= 390, filter_box
     screenshot(phone, "oversikt-mobil.png")
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is (axe-playwright-python ships
+    axe-core; Playwright's evaluate runs it outside the page's Content-Security-Policy)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = Axe().run(page, options=options)
+    return [
+        f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+    ]
+
+
+def test_follow_up_page_with_chart_drill_down_and_exports(page: Page) -> None:
+    log_in(page, "lasare", "Per Sandberg")
+    nav = page.get_by_role("navigation", name="Huvudmeny")
+    nav.get_by_role("link", name="Uppföljning").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Uppföljning")
+    page.get_by_label("Kunskapsstöd").select_option(label="Hjärtsvikt – nyupptäckt")
+    page.get_by_role("button", name="Visa").click()
+    expect(page).to_have_url(re.compile(r"/uppfoljning\?.*ks=\d+"))
+    block = page.locator(".indicator-block").filter(has_text="RAS-hämmare")
+    expect(block).to_have_count(1)
+    results = block.locator("table.results")
+    expect(results.locator("tbody tr").first).to_contain_text("Hela riket")
+    expect(results).to_contain_text("Region Skåne")
+    expect(results).to_contain_text("Ej uppfyllt")  # Skåne misses its target in the demo
+    chart = block.get_by_role("img")
+    expect(chart).to_have_count(1)
+    expect(chart.locator("title")).to_contain_text("RAS-hämmare")
+    expect(block.get_by_role("region")).to_contain_text("Diagrammets värden per period")
+    assert axe_violations(page) == []
+    screenshot(page, "uppfoljning.png")
+
+    block.get_by_role("link", name="Västra Götalandsregionen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Uppföljning: Västra Götalandsregionen"
+    )
+    expect(page.locator("table.results").first).to_contain_text("Kardiologi Sahlgrenska")
+    expect(page.locator("table.results").first).to_contain_text("(måltal)")
+    assert axe_violations(page) == []
+    csv_link = page.locator("#csv-export")
+    expect(csv_link).to_have_attribute("href", re.compile(r"^/uppfoljning\.csv\?.*region=vgr"))
+    with page.expect_download() as download:
+        page.locator("#xlsx-export").click()
+    assert download.value.suggested_filename.endswith("-vgr.xlsx")
+
+
+def test_phone_follow_up_page(phone: Page) -> None:
+    log_in(phone, "lasare", "Per Sandberg")
+    phone.goto("/uppfoljning")
+    expect(phone.locator(".indicator-block").first).to_be_visible()
+    assert phone.evaluate(OVERFLOW_JS) == {"page": 390, "width": 390, "wide": []}
+    chart = phone.locator("svg.chart").first.bounding_box()
+    assert chart is not None and chart["x"] >= 0 and chart["x"] + chart["width"] <= 390, chart
+    assert axe_violations(phone) == []
+    screenshot(phone, "uppfoljning-mobil.png")
+
+
+def test_coordinator_sets_a_target_and_submits_the_indicator_list(page: Page) -> None:
+    """Region Östergötland's draft indikatorlista: a second måltal, then in for approval."""
+    log_in(page, "samordnare.ostergotland", "Ulrika Fransson")
+    inbox = page.locator("#inkorg tr").filter(has_text="Indikatorlista hjärtsjukvård")
+    inbox.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Indikatorlista hjärtsjukvård")
+    targets = page.locator("#maltal table")
+    expect(targets).to_contain_text("Hjärtcentrum Linköping")
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Sätt måltal"))
+    form.get_by_label("Indikator").select_option(index=1)
+    unit = form.get_by_label("Enhet")
+    option = unit.locator("option", has_text="Universitetssjukhuset i Linköping").first
+    unit.select_option(value=option.get_attribute("value"))
+    form.get_by_label("Måltal").fill("80")
+    form.get_by_role("button", name="Sätt måltal").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    expect(targets.locator("tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Lämna in för fastställande").click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Läget är nu ”Inlämnad för fastställande”"
+    )
+    screenshot(page, "indikatorlista.png")
+
+
+def test_a_returned_report_is_analysed_and_sent_again(page: Page) -> None:
+    """Sahlgrenska's lokalt processteam: its report came back for more analysis; the team's
+    local lead reads why, writes the analysis and sends it to the regionalt processteam."""
+    log_in(page, "lokal.sahlgrenska", "Annika Persson")
+    row = page.locator("#inkorg tr").filter(has_text="Rapport om måluppfyllelse")
+    row.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Rapport")
+    main = page.locator("main")
+    expect(main).to_contain_text("beskriv vad ni gjorde")  # the return's comment
+    expect(main).to_contain_text("Regionalt processteam hjärtsvikt")  # the recipient
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Skicka in"))
+    form.get_by_label("Analys").fill(
+        "Titreringsmottagningen öppnade i maj; alla nya patienter får en tid inom två veckor."
+    )
+    form.get_by_role("button", name="Skicka in").click()
+    expect(page.locator(".flash-success")).to_contain_text("Inskickad")
+    screenshot(page, "rapport.png")

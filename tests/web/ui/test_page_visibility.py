@@ -83,6 +83,11 @@ RESPONSE_LABELS = set(MACHINES["consultation_response"].state_labels.values())
 LIST_PATHS = ("/", "/oversikt", "/forsenade")
 
 
+def region_cells(row: Element) -> list[Element]:
+    """An overview row's region cells (not its goal-attainment cell)."""
+    return [td for td in row.find_all("td") if "goal-col" not in td.attrs.get("class", "")]
+
+
 @dataclasses.dataclass
 class Demo:
     """The demo database, the app on it, each demo user's API token, and the cases by id."""
@@ -267,6 +272,8 @@ class Crawl:
 
     def read_csv(self, url: str, text: str) -> None:
         rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+        if "Ärende" not in rows[0]:
+            return  # Uppföljning's export: results per unit, no case in it
         column = rows[0].index("Ärende")
         for row in rows[1:]:
             self.saw(int(row[column]), url, "in the CSV's Ärende column")
@@ -294,10 +301,10 @@ class Crawl:
         if not doc.has_id("matris"):
             return
         table = doc.by_id("matris")
-        regions = [th.text for th in table.find("thead").find_all("th")][1:]
+        regions = [th.text for th in table.find("thead").find_all("th", class_="region-col")]
         for tr in table.find("tbody").find_all("tr"):
             ks_id = self.demo.ks_by_title[tr.find("th").find("a").text]
-            for region, td in zip(regions, tr.find_all("td"), strict=True):
+            for region, td in zip(regions, region_cells(tr), strict=True):
                 if "Försenad" in td.text:
                     region_id = self.region_by_short_name(region)
                     adaptation = self.demo.adaptations[(ks_id, region_id)]
@@ -333,6 +340,10 @@ class Crawl:
             for li in ul.find_all("li"):
                 if "läge:" not in li.text:
                     continue
+                if case.type == "follow_up_report":  # the reports from below, each linked
+                    href = li.find("a").attrs["href"]
+                    self.saw(int(href.rsplit("/", 1)[-1]), url, f"a report below: {li.text!r}")
+                    continue
                 ks = demo.cases[case.knowledge_support_id or case.id]
                 assert isinstance(ks, KnowledgeSupport)
                 parent = ks.id if li.text.startswith(f"{ks.title} – ") else case.parent_id
@@ -365,9 +376,9 @@ def test_the_public_aggregate_stays_without_ids(demo: Demo) -> None:
     page = crawl.client.get("/oversikt")
     doc = parse(page.get_data(as_text=True))
     table = doc.by_id("matris")
-    regions = [th.text for th in table.find("thead").find_all("th")][1:]
+    regions = [th.text for th in table.find("thead").find_all("th", class_="region-col")]
     skane = regions.index("Skåne")
-    cells = [tr.find_all("td") for tr in table.find("tbody").find_all("tr")]
+    cells = [region_cells(tr) for tr in table.find("tbody").find_all("tr")]
     # Another region's local progress is there (the demo hands off in four regions).
     assert any("klara" in td.text for row in cells for i, td in enumerate(row) if i != skane)
     for row in cells:
@@ -411,8 +422,8 @@ def test_the_overview_marks_delays_and_ids_only_of_readable_adaptations(runtime,
         ui.login(who)
         page = ui.get("/oversikt")
         table = page.doc.by_id("matris")
-        regions = [th.text for th in table.find("thead").find_all("th")][1:]
-        cells = table.find("tbody").find("tr").find_all("td")
+        regions = [th.text for th in table.find("thead").find_all("th", class_="region-col")]
+        cells = region_cells(table.find("tbody").find("tr"))
         vgr = cells[regions.index("Västra Götalandsregionen")]
         own = cells[regions.index("Skåne" if readable == "skane" else "Västra Götalandsregionen")]
         assert vgr.text.startswith("Införande") and "0/2 klara" in vgr.text  # public

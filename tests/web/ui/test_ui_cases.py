@@ -325,6 +325,12 @@ def test_skip_link_and_landmarks(ui: Ui, world: World) -> None:
     assert doc.find("header") and doc.find("nav", **{"aria-label": "Huvudmeny"})
     current = doc.find("nav", **{"aria-label": "Huvudmeny"}).find_all("a")
     # An NPO chair may start knowledge supports; no Administration for a non-admin.
-    assert [a.text for a in current] == ["Min inkorg", "Översikt", "Försenade", "Nytt kunskapsstöd"]
+    assert [a.text for a in current] == [
+        "Min inkorg",
+        "Översikt",
+        "Försenade",
+        "Uppföljning",
+        "Nytt kunskapsstöd",
+    ]
     assert 'style="' not in ui.get(f"/arenden/{ks.id}").html
     assert "<script" not in ui.get(f"/arenden/{ks.id}").html

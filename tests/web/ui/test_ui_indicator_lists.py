@@ -51,6 +51,11 @@ def test_a_list_is_built_submitted_and_approved_in_the_ui(ui, world):
     assert [t.target_value for t in targets_of(world.session, case.id)] == [85.0]
     page = ui.get(f"/arenden/{case.id}")
     assert "Måltal" in page.text and "Psykiatri Göteborg" in page.text
+    # The history names what the codes and ids in the trigger's parameters stand for.
+    entry = page.html[page.html.index('id="historik"') :]
+    assert "ordinerats RAS-hämmare</dd>" in entry
+    assert f"<dd>{ras.id}</dd>" not in entry and "vgr-psyk-1" not in entry
+    assert "<dd>85</dd>" in entry and "85.0" not in entry
     ui.fire(case.id, "submit")
     ui.login("vgr-chair")
     ui.fire(case.id, "approve", decision_ref="RS 2026-14")

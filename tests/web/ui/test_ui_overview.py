@@ -16,12 +16,15 @@ def matrix_rows(page: Page) -> dict[str, list[str]]:
         return {}
     out = {}
     for tr in page.doc.by_id("matris").find("tbody").find_all("tr"):
-        out[tr.find("th").find("a").text] = [td.text for td in tr.find_all("td")]
+        out[tr.find("th").find("a").text] = [
+            td.text for td in tr.find_all("td") if td.attrs.get("class") != "goal-col"
+        ]
     return out
 
 
 def columns(page: Page) -> list[str]:
-    return [th.text for th in page.doc.by_id("matris").find("thead").find_all("th")]
+    heads = page.doc.by_id("matris").find("thead").find_all("th")
+    return [th.text for th in heads if th.attrs.get("class") != "goal-col"]
 
 
 def make_ks(
@@ -56,7 +59,7 @@ def test_matrix_shows_states_with_labels_and_shares(ui: Ui, world: World) -> Non
     assert table.find("caption").text
     assert all(th.attrs["scope"] == "col" for th in table.find("thead").find_all("th"))
     # Every cell carries its state class and a short label, never colour alone.
-    tds = table.find("tbody").find_all("td")
+    tds = [td for td in table.find("tbody").find_all("td") if td.attrs["class"] != "goal-col"]
     assert all(td.attrs["class"].startswith("cell st-") and td.text for td in tds)
     # The coordinator may open VGR's adaptation, not the other regions'.
     links = table.find("tbody").find_all("a")
