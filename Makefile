@@ -9,19 +9,30 @@ PORT ?= 5000
 
 .DEFAULT_GOAL := help
 
+# Running kflow needs kflow and its dependencies only; the test and lint tools (Playwright,
+# schemathesis, ruff, mypy, ...) are installed by the targets that use them.
 $(BIN)/kflow: setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	@touch $(BIN)/kflow
 
+DEV_STAMP := $(VENV)/.dev-installed
+
+$(DEV_STAMP): $(BIN)/kflow setup.cfg
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	@touch $@
+
 .PHONY: venv
-venv: $(BIN)/kflow ## Create the virtual environment and install kflow with its test tools
+venv: $(BIN)/kflow ## Create the virtual environment and install kflow (what running it needs)
+
+.PHONY: dev
+dev: venv $(DEV_STAMP) ## Also install the test and lint tools (make test and make lint do it)
 
 ##@ Use
 
 .PHONY: run
-run: venv ## Migrate and seed a local SQLite database, then serve the UI with the scheduler
+run: venv ## Migrate and seed a local SQLite database, then serve the UI (PORT=5000, HOST=127.0.0.1)
 	$(DEV_ENV) $(BIN)/kflow db upgrade
 	$(DEV_ENV) $(BIN)/kflow demo
 	@echo
@@ -59,17 +70,17 @@ bench-quick: venv $(BENCH_STAMP) ## Benchmark smoke run (tiny counts; BENCH_OUT=
 ##@ Develop
 
 .PHONY: test
-test: venv ## Run the whole test suite (SQLite and PostgreSQL)
+test: dev ## Run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff (lint and format check) and mypy
+lint: dev ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 .PHONY: fmt
-fmt: venv ## Format and auto-fix the code
+fmt: dev ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

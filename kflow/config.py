@@ -113,6 +113,13 @@ class FollowupSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class AttachmentSettings:
+    # Where uploaded attachments are kept (empty: <instance_path>/attachments).
+    dir: str = ""
+    max_mb: int = 20  # the largest attachment accepted, in megabytes
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     environment: str = "production"
     instance_path: str = "instance"
@@ -127,6 +134,7 @@ class Settings:
     reminders: ReminderSettings = dataclasses.field(default_factory=ReminderSettings)
     login: LoginSettings = dataclasses.field(default_factory=LoginSettings)
     followup: FollowupSettings = dataclasses.field(default_factory=FollowupSettings)
+    attachments: AttachmentSettings = dataclasses.field(default_factory=AttachmentSettings)
 
     @property
     def is_development(self) -> bool:
@@ -141,6 +149,12 @@ class Settings:
     @property
     def mail_dir(self) -> Path:
         return Path(self.mail.dir) if self.mail.dir else Path(self.instance_path) / "outbox"
+
+    @property
+    def attachments_dir(self) -> Path:
+        if self.attachments.dir:
+            return Path(self.attachments.dir)
+        return Path(self.instance_path) / "attachments"
 
     @property
     def organisation_path(self) -> Path:
@@ -307,6 +321,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             "Setting 'followup.tolerance_pct' must lie between 0 and 100, "
             f"not {settings.followup.tolerance_pct}."
+        )
+    if not 1 <= settings.attachments.max_mb <= 1024:
+        raise ConfigError(
+            "Setting 'attachments.max_mb' must lie between 1 and 1024, "
+            f"not {settings.attachments.max_mb}."
         )
     try:
         import zoneinfo

@@ -4,6 +4,7 @@
 import kflow.accounts.models
 import kflow.cases.events
 import kflow.cases.models
+import kflow.documents.models
 import kflow.followup.lists
 import kflow.followup.models
 import kflow.mailing.models

@@ -13,6 +13,7 @@ If it cannot be reached the PostgreSQL half is skipped, with the reason shown in
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,12 +37,15 @@ PG_ADMIN_URL = os.environ.get(
     "KFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ["sqlite", "postgresql"]
+TEST_ATTACHMENTS = Path(tempfile.gettempdir()) / f"kflow-test-attachments-{os.getpid()}"
 _pg_problem: str | None = None
 
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings that ignore the developer's own KFLOW_* environment."""
     base: dict[str, Any] = {"environment": "development", "secret_key": "test"}
+    # Attachments never land in the working tree's instance/ folder.
+    base["attachments"] = {"dir": str(TEST_ATTACHMENTS)}
     base.update(overrides)
     return load_settings(environ={}, overrides=base)
 

@@ -73,3 +73,17 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class CalendarFeed(Base):
+    """A user's personal calendar feed (Min inkorg's due dates as iCalendar). The feed's URL
+    carries a secret; the row keeps only its SHA-256. Revoking it (or making a new one, which
+    revokes the old) makes the old URL answer 410 Gone."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]

@@ -119,6 +119,8 @@ class KnowledgeSupport(Case):
     consultation_round: Mapped[int | None]
     consultation_channel: Mapped[str | None] = mapped_column(String(32))
     consultation_deadline: Mapped[dt.date | None]
+    # The published document (an http(s) URL), set at creation or when publishing.
+    document_url: Mapped[str | None] = mapped_column(String(2000))
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("state", ks_states.State.NEED_IDENTIFIED.value)

@@ -55,11 +55,14 @@ def create_knowledge_support(
     kind: Any,
     owner: Any,
     description: Any = None,
+    document_url: Any = None,
     now: dt.datetime | None = None,
 ) -> KnowledgeSupport:
-    """Create a knowledge support in ``need_identified``, by the owner's chair or process lead."""
+    """Create a knowledge support in ``need_identified``, by the owner's chair or process lead;
+    ``document_url``: a link to its published document (http or https), if there is one."""
     now = now or utcnow()
     _check_text(title, kind, description)
+    url = ks.check_document_url(document_url)
     unit = _owner(session, owner)
     roles = authority.roles_at(unit.id)
     role = next((r for r in CREATE_ROLES if r in roles), None)
@@ -72,6 +75,7 @@ def create_knowledge_support(
         kind=kind,
         owner_id=unit.id,
         description=(description or "").strip() or None,
+        document_url=url,
         created_at=now,
         updated_at=now,
     )

@@ -37,7 +37,7 @@ from kflow.engine.authority import SYSTEM, Actor
 from kflow.engine.deadlines import due_values
 from kflow.engine.history import CASES
 from kflow.errors import ValidationError
-from kflow.mailing import notify
+from kflow.mailing import handoffs, notify
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
 from kflow.states.base import (
@@ -136,7 +136,14 @@ def run(firing: Firing, spec: Trigger) -> None:
     if spec.tells is Tell.ACTORS:  # this case, to those who can act on it now
         told.append(firing.case.id)
     if told:
-        notify.handoff(firing.session, firing.settings, told, firing.cause_key)
+        handoffs.handoff(
+            firing.session,
+            firing.settings,
+            told,
+            firing.cause_key,
+            sender=firing.actor.user.name if firing.actor.user else "",
+            comment=firing.comment or "",
+        )
     if spec.tells is Tell.REGION_PROCESS_LEADS:
         reporter = firing.actor.user.name if firing.actor.user else firing.actor.label
         notify.deviation(

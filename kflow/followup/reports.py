@@ -32,7 +32,7 @@ from kflow.engine.history import record_created
 from kflow.followup import periods
 from kflow.followup import snapshot as _snapshot  # noqa: F401  (registers the reads submit asks)
 from kflow.followup.lists import IndicatorTarget
-from kflow.mailing import notify
+from kflow.mailing import handoffs
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
 from kflow.org.subkinds import Subkind
@@ -248,5 +248,5 @@ def _create(
         of_period = [report.id for report in created if report.period == code]
         initial, params = states.MACHINE.initial, {"period": code}
         record_created(session, of_period, initial, SYSTEM, None, now, params)
-    notify.handoff(session, settings, ids, f"reports.{ids[0]}.{len(ids)}")
+    handoffs.handoff(session, settings, ids, f"reports.{ids[0]}.{len(ids)}")
     return ids

@@ -16,10 +16,28 @@ def digest_due(now: dt.datetime, runtime: Runtime) -> bool:
     return is_working_day(local.date()) and local.hour >= runtime.settings.reminders.digest_hour
 
 
-def build_digests(runtime: Runtime, now: dt.datetime, force: bool = False) -> int:
-    """One digest mail per recipient and day, holding what fell due since their last one."""
+def build_digests(
+    runtime: Runtime, now: dt.datetime, force: bool = False, *, catch_up: bool = False
+) -> int:
+    """One digest mail per recipient and day, holding what fell due since their last one.
+
+    With ``catch_up`` (the scheduler's start-up), a digest that is not due yet today (before
+    digest_hour, or on a weekend or holiday) is sent as the last working day's instead: a
+    scheduler that was down then catches up at once, and nobody gets that day's twice (one
+    digest per person and day; what waits then goes in the next one)."""
+    day = local_date(now)
     if not (force or digest_due(now, runtime)):
-        return 0
+        if not catch_up:
+            return 0
+        day = last_working_day(day)
     with runtime.transaction() as session:
-        created = queue_digests(session, runtime.settings, local_date(now))
+        created = queue_digests(session, runtime.settings, day)
     return created
+
+
+def last_working_day(day: dt.date) -> dt.date:
+    """The last working day before ``day``."""
+    day -= dt.timedelta(days=1)
+    while not is_working_day(day):
+        day -= dt.timedelta(days=1)
+    return day

@@ -69,6 +69,17 @@ def digest_job() -> None:
 
 
 @_survives_outages
+def start_up_job() -> None:
+    """At start-up, in order: the sweep, the digests (catching up on the last working day's
+    if today's is not due yet) and the relay, so what waits is in the outbox and sent within
+    the first minute (`make run` shows a reminder and a digest in instance/outbox/)."""
+    now = utcnow()
+    log.info("Start-up sweep: %s", sweep(_rt(), now))
+    log.info("Start-up digests: %s built", build_digests(_rt(), now, catch_up=True))
+    log.info("Start-up relay: %s", relay(_rt()))
+
+
+@_survives_outages
 def relay_job() -> None:
     result = relay(_rt())
     if result.sent or result.retried or result.failed:
@@ -90,23 +101,17 @@ def build(runtime: Runtime) -> BlockingScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     now = utcnow()
+    # At start-up the sweep, the digests and the relay run once, in that order (start_up_job):
+    # a scheduler that was down at 07:00 catches up (the last working day's digest if today's
+    # is not due yet); a second run the same day sends nothing twice (one digest per person
+    # and day). Then each keeps its own schedule.
+    scheduler.add_job(start_up_job, "date", run_date=now, id="start_up")
+    scheduler.add_job(sweep_job, "interval", minutes=reminders.sweep_minutes, id="sweep")
+    # Digests at digest_hour on weekdays (build_digests skips holidays).
     scheduler.add_job(
-        sweep_job, "interval", minutes=reminders.sweep_minutes, id="sweep", next_run_time=now
+        digest_job, "cron", day_of_week="mon-fri", hour=reminders.digest_hour, id="digests"
     )
-    # Digests at digest_hour on weekdays (build_digests skips holidays). The first run comes at
-    # start-up too: a scheduler that was down at 07:00 catches up; a second run the same day
-    # sends nothing twice (one digest per person and day).
-    scheduler.add_job(
-        digest_job,
-        "cron",
-        day_of_week="mon-fri",
-        hour=reminders.digest_hour,
-        id="digests",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        relay_job, "interval", seconds=reminders.relay_seconds, id="relay", next_run_time=now
-    )
+    scheduler.add_job(relay_job, "interval", seconds=reminders.relay_seconds, id="relay")
     # SQLite keeps no statistics by itself; refresh them nightly (and at start-up).
     scheduler.add_job(statistics_job, "cron", hour=3, minute=30, id="statistics", next_run_time=now)
     return scheduler

@@ -23,7 +23,7 @@ from kflow.config import Settings
 from kflow.mailing.messages import case_url
 from kflow.mailing.outbox import Mail, enqueue
 from kflow.org.models import Membership, Unit, UnitClosure, User
-from kflow.org.roles import Role
+from kflow.org.roles import Role, UnitKind
 from kflow.states import MACHINES
 from kflow.states.base import CaseType, Scope
 
@@ -43,6 +43,8 @@ class CaseFacts:
     unit: str
     due: Any
     recipient_id: int | None = None
+    ks_id: int | None = None  # the knowledge support it belongs to (itself, for one)
+    target_date: Any = None  # a local implementation's "infört senast", from the hand-off
 
     def item(self, settings: Settings) -> dict[str, Any]:
         machine = MACHINES[self.type]
@@ -52,6 +54,10 @@ class CaseFacts:
             "unit": self.unit,
             "state_label": machine.state_label(self.state),
             "due": self.due.isoformat() if self.due else "",
+            # what the due date asks ("kvittera senast"), and a later target ("infört senast")
+            "due_says": machine.due_says.get(self.state, "förfallodag"),
+            "target": self.target_date.isoformat() if self.target_date else "",
+            "target_says": machine.target_says,
             "url": case_url(settings, self.id),
         }
 
@@ -88,14 +94,24 @@ _FACTS = (
         _OWNER.c.name,
         CASES.c.due,
         CASES.c.recipient_id,
+        CASES.c.knowledge_support_id,
+        CASES.c.target_date,
     )
     .join(_OWNER, _OWNER.c.id == CASES.c.owner_id)
     .outerjoin(_KS, _KS.c.id == CASES.c.knowledge_support_id)
     .where(CASES.c.id.in_(bindparam("ids", expanding=True)))
 )
+_HELD_IN = UNITS.alias("held_in")
 _REACH = (
-    select(CLOSURE.c.descendant_id, MEMBERSHIPS.c.user_id, MEMBERSHIPS.c.role)
+    select(
+        CLOSURE.c.descendant_id,
+        MEMBERSHIPS.c.user_id,
+        MEMBERSHIPS.c.role,
+        CLOSURE.c.ancestor_id,
+        _HELD_IN.c.kind,
+    )
     .join(MEMBERSHIPS, MEMBERSHIPS.c.unit_id == CLOSURE.c.ancestor_id)
+    .join(_HELD_IN, _HELD_IN.c.id == CLOSURE.c.ancestor_id)
     .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
     .where(
         CLOSURE.c.descendant_id.in_(bindparam("units", expanding=True)),
@@ -125,8 +141,9 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
     facts = {}
     for row in rows:
         cid, ctype, state, owner_id, assignee, region, ks_owner, ks_title, title, unit, due, to = (
-            row
+            row[:12]
         )
+        ks_id, target = row[12], row[13]
         facts[cid] = CaseFacts(
             cid,
             ctype,
@@ -139,6 +156,8 @@ def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts
             unit,
             due,
             to,
+            ks_id if ctype != CaseType.KNOWLEDGE_SUPPORT else cid,
+            target,
         )
     return facts
 
@@ -177,21 +196,28 @@ def actors(session: Session, facts: Sequence[CaseFacts]) -> dict[int, set[int]]:
     acting = {f.id: _acting_roles(f.type, f.state, f.owner_id == f.region_id) for f in facts}
     receiving = {f.id: _recipient_roles(f.type, f.state) for f in facts}
     roles = set().union(*acting.values(), *receiving.values()) if acting else set()
-    reach: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    reach: dict[int, list[tuple[int, str, int | None]]] = defaultdict(list)
     if units and roles:
         values = {"units": list(sorted(units)), "roles": list(sorted(roles))}
-        for unit_id, user_id, role in session.connection().execute(_REACH, values).fetchall():
-            reach[unit_id].append((user_id, role))
+        rows = session.connection().execute(_REACH, values).fetchall()
+        for unit_id, user_id, role, held_in, kind in rows:
+            # A role held in a region reaches a group shared by a healthcare region's regions
+            # (its closure rows): that region's people are another organisation's.
+            reach[unit_id].append((user_id, role, held_in if kind == UnitKind.REGION else None))
     result: dict[int, set[int]] = {}
     for f in facts:
         wanted = acting[f.id]
         people: set[int] = set()
         for place in (f.owner_id, f.assignee_id):
             if place is not None:
-                people |= {user for user, role in reach[place] if role in wanted}
+                people |= {
+                    user
+                    for user, role, region in reach[place]
+                    if role in wanted and (region is None or f.region_id in (None, region))
+                }
         if f.recipient_id is not None:
             wanted = receiving[f.id]
-            people |= {user for user, role in reach[f.recipient_id] if role in wanted}
+            people |= {user for user, role, _ in reach[f.recipient_id] if role in wanted}
         result[f.id] = people
     return result
 
@@ -221,35 +247,6 @@ def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, Person]:
         return {}
     rows = session.connection().execute(_USERS, {"ids": list(wanted)}).fetchall()
     return {row[0]: Person(*row) for row in rows}
-
-
-def handoff(session: Session, settings: Settings, case_ids: Sequence[int], cause_key: str) -> int:
-    """Mail the people who can act on newly created cases, one mail per person."""
-    facts = load_facts(session, case_ids)
-    if not facts:
-        return 0
-    by_user: dict[int, list[CaseFacts]] = defaultdict(list)
-    for case_id, people in actors(session, list(facts.values())).items():
-        for user_id in people:
-            by_user[user_id].append(facts[case_id])
-    users = users_by_id(session, by_user)
-    mails = []
-    for user_id, items in sorted(by_user.items()):
-        items.sort(key=lambda f: f.id)
-        user = users[user_id]
-        mails.append(
-            Mail(
-                key=f"handoff:{cause_key}:{user_id}",
-                to_addr=user.email,
-                template="handoff",
-                context={
-                    "name": user.name,
-                    "items": [f.item(settings) for f in items],
-                    "reason": MACHINES[items[0].type].handoff_reason,
-                },
-            )
-        )
-    return enqueue(session, settings, mails)
 
 
 def deviation(

@@ -159,10 +159,7 @@ def _address(
             key=f"reminder:{reminder_id}:{user_id}",
             to_addr=users[user_id].email,
             template="digest",
-            context={
-                "name": users[user_id].name,
-                "items": [_item(facts[case_id], rung, settings)],
-            },
+            context=_digest_context(users[user_id].name, [_item(facts[case_id], rung, settings)]),
         )
         for reminder_id, user_id, rung, case_id in recipients
     ]
@@ -173,7 +170,22 @@ def _item(facts: notify.CaseFacts, rung: str, settings: Settings) -> dict[str, A
     item = facts.item(settings)
     item["rung_label"] = RUNG_LABELS[rung]
     item["escalation"] = ESCALATION_TEXT.get(rung, "")
+    item["group"] = facts.ks_id or 0  # the knowledge support it belongs to (0: none)
     return item
+
+
+def _digest_context(name: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A digest's values: its items, and the same items grouped by knowledge support (in the
+    order of each group's first item; cases of no knowledge support last)."""
+    groups: dict[int, dict[str, Any]] = {}
+    for item in items:
+        group = groups.setdefault(
+            item["group"],
+            {"title": item["title"] if item["group"] else "Övriga ärenden", "items": []},
+        )
+        group["items"].append(item)
+    ordered = sorted(groups.items(), key=lambda pair: pair[0] == 0)
+    return {"name": name, "items": items, "groups": [group for _, group in ordered]}
 
 
 def queue_digests(session: Session, settings: Settings, day: dt.date) -> int:
@@ -215,10 +227,9 @@ def queue_digest(
         key=key,
         to_addr=user.email,
         template="digest",
-        context={
-            "name": user.name,
-            "items": [_item(facts[case_id], rung, settings) for _, case_id, rung in notes],
-        },
+        context=_digest_context(
+            user.name, [_item(facts[case_id], rung, settings) for _, case_id, rung in notes]
+        ),
     )
     if enqueue(session, settings, [mail]) == 0:
         return False  # today's digest went out already; these wait for tomorrow's

@@ -1,86 +1,198 @@
-"""Min inkorg: the cases the actor can act on now, earliest due first."""
+"""Min inkorg: the cases that wait for the actor now, earliest due first.
+
+A case waits for someone when its state declares what it waits for (``CaseMachine.waits``) and
+they hold a grant of that: a role that may fire an awaited trigger, or do the awaited action (a
+measurement). A state whose wait is ``near_due`` waits only once its due date is near: the day
+the reminder ladder's first rung falls due, or later. Search and filters narrow the list.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
+    and_,
     func,
+    or_,
     select,
     union,
     union_all,
 )
 from sqlalchemy.orm import Session
 
+from kflow.calendar import add_business_days, local_date
 from kflow.cases.models import Case
+from kflow.config import ReminderSettings, Settings
+from kflow.db import utcnow
 from kflow.engine.authority import Authority
 from kflow.engine.history import CASES
-from kflow.engine.visibility import (
-    below,
-)
+from kflow.engine.visibility import below
 from kflow.paging import Page, page_args
 from kflow.states import MACHINES
-from kflow.states.base import Scope
+from kflow.states.base import CaseType, Scope
+
+MAX_QUERY = 200
 
 
-def _act_selects(authority: Authority) -> list[list[Select[Any]]]:
-    """(id, due) of the cases the actor can act on now, as one SELECT per (case type, role,
-    place), grouped by case type: each reads one index (owner, assignee or region, then type,
-    state and due) and no table rows, so the inbox costs what the actor's own cases cost, not
-    what the database holds.
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Free text (a title, or a case id with or without '#'), a case type, a knowledge
+    support's id and a state; empty values do not filter."""
+
+    text: str = ""
+    case_type: str = ""
+    knowledge_support: int | None = None
+    state: str = ""
+
+    @classmethod
+    def parse(cls, args: Any) -> Filters:
+        """From request arguments (q, type, knowledge_support, state); nonsense filters out
+        everything rather than failing, as a search for nothing would."""
+        ks = (args.get("knowledge_support") or "").strip()
+        return cls(
+            text=(args.get("q") or "").strip()[:MAX_QUERY],
+            case_type=(args.get("type") or "").strip(),
+            knowledge_support=int(ks) if ks.isdigit() and len(ks) < 12 else (-1 if ks else None),
+            state=(args.get("state") or "").strip(),
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.text or self.case_type or self.knowledge_support or self.state)
+
+
+def near_until(today: dt.date, settings: Settings | None = None) -> dt.date:
+    """The last due date that counts as near today: the reminder ladder's first rung."""
+    reminders = settings.reminders if settings is not None else ReminderSettings()
+    return add_business_days(today, reminders.upcoming_business_days_before)
+
+
+def _narrowing(filters: Filters) -> list[ColumnElement[bool]]:
+    c = CASES.c
+    where: list[ColumnElement[bool]] = []
+    if filters.knowledge_support is not None:
+        ks_id = filters.knowledge_support
+        where.append(or_(c.knowledge_support_id == ks_id, c.id == ks_id))
+    text = filters.text
+    if text:
+        ks = CASES.alias("ks")
+        titled = or_(
+            c.title.icontains(text, autoescape=True), c.title.contains(text, autoescape=True)
+        )
+        named = select(ks.c.id).where(
+            ks.c.type == CaseType.KNOWLEDGE_SUPPORT,
+            or_(
+                ks.c.title.icontains(text, autoescape=True),
+                ks.c.title.contains(text, autoescape=True),
+            ),
+        )
+        found = or_(titled, c.knowledge_support_id.in_(named))
+        number = text.removeprefix("#").strip()
+        if number.isdigit() and len(number) < 12:
+            found = or_(found, c.id == int(number))
+        where.append(found)
+    return where
+
+
+def _wait_selects(authority: Authority, near: dt.date, filters: Filters) -> list[list[Select[Any]]]:
+    """(id, due) of the cases that wait for the actor, as one SELECT per (case type, role,
+    place, wait), grouped by case type: each reads one index (owner, assignee, region or
+    recipient, then type, state and due), so the inbox costs what the actor's own cases cost.
     """
     by_role: dict[str, set[int]] = defaultdict(set)
     for unit_id, role in authority.memberships:
         by_role[role].add(unit_id)
     c = CASES.c
+    narrowing = _narrowing(filters)
     groups: list[list[Select[Any]]] = []
     for case_type, machine in MACHINES.items():
-        # (role, scope) -> states where that grant allows some manual trigger
-        states: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for spec in machine.triggers.values():
-            for grant in spec.grants:
-                if grant.role in by_role:
-                    states[(grant.role, grant.scope)] |= spec.sources
+        if filters.case_type and filters.case_type != case_type:
+            continue
+        # (role, scope, near_due) -> states that wait for that grant
+        states: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
+        for state, wait in machine.waits.items():
+            if filters.state and filters.state != state:
+                continue
+            for grants in machine.waited_grants(state).values():
+                for grant in grants:
+                    if grant.role in by_role:
+                        states[(grant.role, grant.scope, wait.near_due)].add(state)
         selects: list[Select[Any]] = []
-        for (role, scope), state_set in states.items():
+        for (role, scope, near_due), state_set in states.items():
             reach = below(by_role[role])
             places = {
                 Scope.CASE: [c.owner_id, c.assignee_id],
                 Scope.REGION: [c.region_id],
                 Scope.RECIPIENT: [c.recipient_id],
-            }[Scope(scope)]
+            }.get(Scope(scope), [])
             for place in places:
-                selects.append(
-                    select(c.id, c.due).where(
-                        place.in_(reach), c.type == case_type, c.state.in_(sorted(state_set))
-                    )
-                )
+                where = [place.in_(reach), c.type == case_type, c.state.in_(sorted(state_set))]
+                if near_due:
+                    where.append(c.due <= near)
+                selects.append(select(c.id, c.due).where(and_(*where, *narrowing)))
         if selects:
             groups.append(selects)
     return groups
 
 
-def inbox(session: Session, authority: Authority, *, limit: Any = None, offset: Any = None) -> Page:
-    """Cases the actor can act on now, earliest due first (undated last)."""
-    lim, off = page_args(limit, offset)
-    groups = _act_selects(authority)
+def _matches(authority: Authority, near: dt.date | None, filters: Filters | None) -> Any | None:
+    near = near or near_until(local_date(utcnow()))
+    groups = _wait_selects(authority, near, filters or Filters())
     if not groups:
-        return Page([], 0)
+        return None
     # UNION, not OR: each part reads its own index, and a case two roles (or an owner and an
     # assignee) reach counts once. A case has one type, so the types are a UNION ALL: only the
     # parts of one type are checked for repeats, not every match.
     parts = [group[0] if len(group) == 1 else union(*group) for group in groups]
     if len(parts) == 1:
-        matches = parts[0].subquery("inbox")
-    else:  # SQLite takes no parenthesised compound inside another: a UNION goes in a subquery
-        matches = union_all(
-            *(part if isinstance(part, Select) else part.subquery().select() for part in parts)
-        ).subquery("inbox")
+        return parts[0].subquery("inbox")
+    # SQLite takes no parenthesised compound inside another: a UNION goes in a subquery
+    return union_all(
+        *(part if isinstance(part, Select) else part.subquery().select() for part in parts)
+    ).subquery("inbox")
+
+
+def inbox(
+    session: Session,
+    authority: Authority,
+    *,
+    limit: Any = None,
+    offset: Any = None,
+    near: dt.date | None = None,
+    filters: Filters | None = None,
+) -> Page:
+    """Cases that wait for the actor now, earliest due first (undated last). ``near``: the
+    last due date that counts as near (``near_until``; today's by default)."""
+    lim, off = page_args(limit, offset)
+    matches = _matches(authority, near, filters)
+    if matches is None:
+        return Page([], 0)
     order = (matches.c.due.is_(None), matches.c.due, matches.c.id)
     return _case_page(session, matches, order, lim, off)
+
+
+def supports(session: Session, authority: Authority, near: dt.date | None = None) -> list[Any]:
+    """(id, title) of the knowledge supports of the cases that wait for the actor (the
+    inbox's filter choices), by title."""
+    matches = _matches(authority, near, None)
+    if matches is None:
+        return []
+    c = CASES.c
+    ks = CASES.alias("ks")
+    ids = select(func.coalesce(c.knowledge_support_id, c.id)).where(c.id.in_(select(matches.c.id)))
+    return list(
+        session.connection().execute(
+            select(ks.c.id, ks.c.title)
+            .where(ks.c.id.in_(ids), ks.c.type == CaseType.KNOWLEDGE_SUPPORT)
+            .order_by(ks.c.title, ks.c.id)
+        )
+    )
 
 
 def _case_page(session: Session, matches: Any, order: Sequence[Any], lim: int, off: int) -> Page:

@@ -23,6 +23,7 @@ from kflow.engine.history import CASES
 from kflow.errors import ValidationError
 from kflow.followup import series
 from kflow.paging import Page, page_args
+from kflow.queries import places
 from kflow.queries.lists import _kind, _unit_id
 from kflow.states import MACHINES
 from kflow.states.base import CaseType
@@ -67,6 +68,10 @@ _IMPLEMENTATIONS_OF = (
     )
     .group_by(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state)
 )
+# *Min enhet*: only the implementations of the user's units (and those below them).
+_IMPLEMENTATIONS_IN = _IMPLEMENTATIONS_OF.where(
+    CASES.c.owner_id.in_(bindparam("units", expanding=True))
+)
 
 
 def overview(
@@ -75,13 +80,18 @@ def overview(
     owner: str | None = None,
     kind: str | None = None,
     state: str | None = None,
+    search: str | None = None,
+    published: bool | None = None,
+    units: Sequence[int] | None = None,
     limit: Any = None,
     offset: Any = None,
 ) -> Page:
     """Per knowledge support, each region's adaptation and its local implementations by state.
 
-    Three queries per page whatever its size: the knowledge supports, their adaptations, and the
-    implementation counts grouped by (knowledge support, region, state).
+    ``search``: only supports whose title holds every word of it; ``published``: only those
+    published at least once (True) or never (False); ``units``: count only the implementations
+    of these units. Three queries per page whatever its size: the knowledge supports, their
+    adaptations, and the implementation counts grouped by (knowledge support, region, state).
     """
     lim, off = page_args(limit, offset)
     conditions: list[ColumnElement[bool]] = [Case.type == CaseType.KNOWLEDGE_SUPPORT]
@@ -93,6 +103,11 @@ def overview(
         if state not in MACHINES[CaseType.KNOWLEDGE_SUPPORT].state_names:
             raise ValidationError("state är inget läge för kunskapsstöd.")
         conditions.append(Case.state == state)
+    if search:
+        conditions.append(Case.id.in_(places.titled_cases(session, search)))
+    if published is not None:
+        version = KnowledgeSupport.published_version
+        conditions.append(version.is_not(None) if published else version.is_(None))
     where = and_(*conditions)
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     supports = session.scalars(
@@ -100,14 +115,19 @@ def overview(
     ).all()
     ids = [ks.id for ks in supports]
     rows = {ks.id: OverviewRow(ks, {}, defaultdict(dict)) for ks in supports}
-    if ids:
+    # A support never published has no adaptations, nor local implementations, to read.
+    if ids and published is not False:
         supports_of = {"supports": ids}
         connection = session.connection()
         for values in connection.execute(_ADAPTATIONS_OF, supports_of):
             adaptation = AdaptationCell(*values)
             assert adaptation.knowledge_support_id is not None and adaptation.region_id
             rows[adaptation.knowledge_support_id].adaptations[adaptation.region_id] = adaptation
-        counts = connection.execute(_IMPLEMENTATIONS_OF, supports_of).all()
+        if units is None:
+            counts = connection.execute(_IMPLEMENTATIONS_OF, supports_of).all()
+        else:
+            within = {**supports_of, "units": list(units)}
+            counts = connection.execute(_IMPLEMENTATIONS_IN, within).all()
         for ks_id, region_id, li_state, count in counts:
             assert ks_id is not None and region_id is not None
             rows[ks_id].implementations[region_id][li_state] = count

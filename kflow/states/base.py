@@ -234,6 +234,10 @@ class Cascade:
     fields: Callable[[Context], dict[str, Any]] | None = None
     params: Callable[[Context], dict[str, Any]] | None = None  # recorded beside the cause
     tells: Tell | None = None
+    # The states below in which people are still at work on a case, and what a form says of
+    # them before the cascade ends that work: (one, many), with {n} the count (a warning).
+    busy: tuple[str, ...] = ()
+    busy_says: tuple[str, str] = ("", "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,6 +272,26 @@ class Timer:
         return add_business_days(day, getattr(settings.deadlines, self.business_days))
 
 
+@dataclasses.dataclass(frozen=True)
+class Waits:
+    """What a case in a state waits for, and from whom (Min inkorg and its calendar feed): one
+    of ``triggers`` (from those who may fire it), or an ``action`` that is no trigger (a
+    measurement, say) from ``grants``. With ``near_due`` it waits only once its due date is
+    near (from the reminder ladder's ``upcoming`` rung on), and before that for nobody: a
+    published support's next revision, a follow-up's next measurement. A state without one
+    waits for nobody in kflow (work going on elsewhere, or other cases to finish)."""
+
+    triggers: tuple[str, ...] = ()
+    action: str = ""
+    grants: tuple[Grant, ...] = ()
+    near_due: bool = False
+
+
+def waits(*triggers: str, near_due: bool = False) -> Waits:
+    """The state waits for one of ``triggers``."""
+    return Waits(tuple(triggers), near_due=near_due)
+
+
 class Move(NamedTuple):
     sources: tuple[str, ...]
     dest: str | None  # None: the same state
@@ -294,6 +318,10 @@ class Trigger:
     effects: tuple[Effect, ...] = ()
     tells: Tell | None = None  # who hears of this case's move
     timer: Timer | None = None  # when the system fires it by itself
+    # Destructive or irreversible: styled as such, and fired only with a confirmation.
+    destructive: bool = False
+    # What happens to each case it moves, said of many as a Cascade fires it ("avbryts").
+    outcome: str = ""
 
     @property
     def sources(self) -> frozenset[str]:
@@ -348,6 +376,10 @@ class CaseMachine:
         born_from: BornFrom | None = None,
         handoff_reason: str = "",
         region_wide: bool = False,
+        waits: Mapping[Any, Waits] | None = None,
+        plural: str = "",
+        due_says: Mapping[Any, str] | None = None,
+        target_says: str = "",
     ) -> None:
         self.case_type = case_type
         self.label = label
@@ -363,8 +395,14 @@ class CaseMachine:
         self.handoff_reason = handoff_reason  # why a new case is mailed to those who act on it
         # Read by everyone holding a role anywhere in the case's region, not only above it.
         self.region_wide = region_wide
+        self.plural = plural or label.lower()  # "lokala införanden", of a count of cases
+        # What a due date asks, by state ("kvittera senast"); of ``target_date``, target_says.
+        self.due_says = {str(k): v for k, v in (due_says or {}).items()}
+        self.target_says = target_says
         assert set(self.state_labels) == self.state_names, case_type
         assert set(self.due) <= self.state_names, case_type
+        self.waits = {str(k): v for k, v in (waits or {}).items()}
+        self._check_waits()
         self._transitions = [
             {"trigger": spec.name, "source": list(m.sources), "dest": m.dest}
             for spec in self.triggers.values()
@@ -380,6 +418,24 @@ class CaseMachine:
             auto_transitions=False,
             ignore_invalid_triggers=False,
         )
+
+    def _check_waits(self) -> None:
+        for state, wait in self.waits.items():
+            assert state in self.state_names and state not in self.final, (self.case_type, state)
+            assert bool(wait.triggers) != bool(wait.action), (self.case_type, state)
+            for name in wait.triggers:
+                spec = self.triggers[name]
+                assert spec.manual and state in spec.sources, (self.case_type, state, name)
+
+    def waited_grants(self, state: str) -> dict[str, tuple[Grant, ...]]:
+        """What a case in ``state`` waits for: each awaited trigger's name (or the action's
+        label) with the grants of those it waits for; empty if it waits for nobody."""
+        wait = self.waits.get(state)
+        if wait is None:
+            return {}
+        if wait.action:
+            return {wait.action: wait.grants}
+        return {name: self.triggers[name].grants for name in wait.triggers}
 
     @property
     def open_states(self) -> frozenset[str]:

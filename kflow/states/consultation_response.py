@@ -24,6 +24,7 @@ from kflow.states.base import (
     Scope,
     Trigger,
     move,
+    waits,
 )
 
 BORN_FROM = BornFrom(CaseType.KNOWLEDGE_SUPPORT, "open_consultation")
@@ -65,6 +66,18 @@ def _position(ctx: Context) -> dict[str, Any]:
     return {"position": ctx.params["position"]}
 
 
+# What each state waits for (Min inkorg): the region's answer.
+WAITS = {
+    State.REQUESTED: waits("start_response", "decline"),
+    State.DRAFTING: waits("submit", "decline"),
+}
+
+# What happens next, as a case page says it (kflow.states.next_step adds who may act).
+NEXT_STEP = {
+    State.REQUESTED: "samordnaren eller processledaren påbörjar svaret, eller samordnaren avstår",
+    State.DRAFTING: "samordnaren eller ordföranden skickar in svaret",
+}
+
 MACHINE = CaseMachine(
     case_type=CaseType.CONSULTATION_RESPONSE,
     label="Remissvar",
@@ -75,6 +88,9 @@ MACHINE = CaseMachine(
     born_from=BORN_FROM,
     region_wide=True,
     handoff_reason="Regionen ombeds lämna remissvar senast förfallodagen.",
+    plural="remissvar",
+    due_says={State.REQUESTED: "svara senast", State.DRAFTING: "svara senast"},
+    waits=WAITS,
     due={State.REQUESTED: _consultation_deadline, State.DRAFTING: KEEP},
     triggers=[
         Trigger(
@@ -108,7 +124,19 @@ MACHINE = CaseMachine(
             comment_required=True,
         ),
         # The system's: when the consultation closes, when the knowledge support is cancelled.
-        Trigger("expire", "Markera som ej besvarat", (move(OPEN, State.MISSED),), auto=True),
-        Trigger("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
+        Trigger(
+            "expire",
+            "Markera som ej besvarat",
+            (move(OPEN, State.MISSED),),
+            auto=True,
+            outcome="markeras som ej besvarade",
+        ),
+        Trigger(
+            "cancel",
+            "Avbryt remissvaret",
+            (move(OPEN, State.CANCELLED),),
+            auto=True,
+            outcome="avbryts",
+        ),
     ],
 )

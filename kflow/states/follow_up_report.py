@@ -33,6 +33,7 @@ from kflow.states.base import (
     Timer,
     Trigger,
     move,
+    waits,
 )
 
 # The reads a firing asks (kflow.followup.snapshot registers them).
@@ -120,6 +121,20 @@ def _submitting(name: str, label: str, source: State) -> Trigger:
     )
 
 
+# What each state waits for (Min inkorg): the report, then its recipient.
+WAITS = {
+    State.OPEN: waits("submit"),
+    State.SUBMITTED: waits("accept", "return"),
+    State.MISSED: waits("submit_late"),
+}
+
+# What happens next, as a case page says it (kflow.states.next_step adds who may act).
+NEXT_STEP = {
+    State.OPEN: "enheten skickar in rapporten",
+    State.SUBMITTED: "mottagaren tar emot rapporten eller skickar tillbaka den",
+    State.MISSED: "enheten skickar in rapporten i efterhand",
+}
+
 MACHINE = CaseMachine(
     case_type=CaseType.FOLLOW_UP_REPORT,
     label="Rapport om måluppfyllelse och avvikelser",
@@ -128,6 +143,7 @@ MACHINE = CaseMachine(
     initial=State.OPEN,
     final=(State.ACCEPTED, State.WAIVED),
     handoff_reason="Rapporten om måluppfyllelse och avvikelser väntar på er i kflow.",
+    waits=WAITS,
     due={State.OPEN: _due},
     triggers=[
         _submitting("submit", "Skicka in", State.OPEN),
@@ -150,6 +166,7 @@ MACHINE = CaseMachine(
             (move(State.OPEN, State.WAIVED),),
             grants=(RECIPIENT_CHAIR,),
             comment_required=True,
+            destructive=True,
         ),
         Trigger(
             "expire",

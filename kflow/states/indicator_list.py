@@ -27,6 +27,7 @@ from kflow.states.base import (
     Trigger,
     after_days,
     move,
+    waits,
 )
 
 TARGETS = "indicator_targets"  # the table of the list's entries (kflow.followup.models)
@@ -112,6 +113,19 @@ def _approved(ctx: Context) -> dict[str, Any]:
     }
 
 
+# What each state waits for (Min inkorg); an approved list waits for nobody.
+WAITS = {
+    State.DRAFTING: waits("submit"),
+    State.SUBMITTED: waits("approve", "request_changes"),
+}
+
+# What happens next, as a case page says it (kflow.states.next_step adds who may act).
+NEXT_STEP = {
+    State.DRAFTING: "processledaren eller samordnaren sätter måltal; samordnaren lämnar in",
+    State.SUBMITTED: "ordföranden fastställer listan eller begär ändringar",
+    State.APPROVED: "samordnaren avslutar listan när året är slut",
+}
+
 MACHINE = CaseMachine(
     case_type=CaseType.INDICATOR_LIST,
     label="Indikatorlista",
@@ -122,6 +136,7 @@ MACHINE = CaseMachine(
     final=(State.CLOSED, State.CANCELLED),
     handoff_reason="Indikatorlistan väntar på fastställande av ordföranden.",
     region_wide=True,  # the units below read the targets set for them
+    waits=WAITS,
     due={State.SUBMITTED: after_days("indicator_list_decision_days")},
     triggers=[
         Trigger(
@@ -180,10 +195,11 @@ MACHINE = CaseMachine(
         ),
         Trigger(
             "cancel",
-            "Avbryt",
+            "Avbryt indikatorlistan",
             (move((State.DRAFTING, State.SUBMITTED), State.CANCELLED),),
             grants=(CHAIR,),
             comment_required=True,
+            destructive=True,
         ),
     ],
 )

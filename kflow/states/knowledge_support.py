@@ -35,6 +35,7 @@ from kflow.states.base import (
     Timer,
     Trigger,
     move,
+    waits,
 )
 
 
@@ -118,11 +119,47 @@ def _open_round(ctx: Context) -> dict[str, Any]:
 
 def _published(ctx: Context) -> dict[str, Any]:
     case = ctx.case
-    return {
+    fields = {
         "published_version": case.version,
         "published_at": ctx.now,
         "next_review_due": review_due(case.kind, ctx.today, ctx.settings),
     }
+    if ctx.params.get("document_url"):  # a new link; without one the old link stays
+        fields["document_url"] = check_document_url(ctx.params["document_url"])
+    return fields
+
+
+MAX_URL = 2000
+DOCUMENT_URL = Param(
+    "document_url",
+    ParamKind.TEXT,
+    "Länk till det publicerade dokumentet",
+    help="En adress som börjar med https:// (eller http://).",
+)
+
+
+def check_document_url(value: Any) -> str | None:
+    """The link to a published document: an absolute http(s) URL with a host, or None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    scheme, _, rest = text.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if (
+        scheme.lower() not in ("http", "https")
+        or not host
+        or len(text) > MAX_URL
+        or any(c.isspace() or ord(c) < 32 for c in text)
+    ):
+        raise ValidationError(
+            "document_url måste vara en fullständig adress som börjar med https:// eller "
+            f"http:// (högst {MAX_URL} tecken)."
+        )
+    return text
+
+
+def _document_url_valid(ctx: Context) -> None:
+    check_document_url(ctx.params.get("document_url"))
 
 
 def _next_version(ctx: Context) -> dict[str, Any]:
@@ -155,7 +192,16 @@ ASK_THE_REGIONS = Spawn(
     one_per=("knowledge_support_id", "round"),
     fields=_round,
 )
-EXPIRE_OPEN_RESPONSES = Cascade(cr.MACHINE, "expire", Below.ROUND)
+EXPIRE_OPEN_RESPONSES = Cascade(
+    cr.MACHINE,
+    "expire",
+    Below.ROUND,
+    busy=(cr.State.DRAFTING,),
+    busy_says=(
+        "{n} region arbetar fortfarande med sitt svar",
+        "{n} regioner arbetar fortfarande med sina svar",
+    ),
+)
 # A later version: every adaptation (but a cancelled one) goes back to received, due anew, and
 # is mailed again; regions without one (all, the first time) get one.
 REASSESS = Cascade(
@@ -184,6 +230,32 @@ def _review_due(facts: DueFacts) -> dt.date | None:
     return facts.case.next_review_due  # type: ignore[no-any-return]
 
 
+# What each state waits for (Min inkorg). Drafting waits for the writers' work outside kflow,
+# a consultation for the regions' answers (and closes by itself); a published support waits
+# for its revision only once the review falls due.
+WAITS = {
+    State.NEED_IDENTIFIED: waits("commission"),
+    State.COMMISSIONED: waits("start_drafting"),
+    State.REVIEW: waits("open_consultation", "request_changes"),
+    State.REVISING: waits("submit_for_approval"),
+    State.AWAITING_APPROVAL: waits("publish", "request_changes"),
+    State.PUBLISHED: waits("start_revision", near_due=True),
+}
+
+# What happens next, as a case page says it (kflow.states.next_step adds who may act).
+NEXT_STEP = {
+    State.NEED_IDENTIFIED: "ordföranden beslutar om uppdraget",
+    State.COMMISSIONED: "processledaren eller ordföranden startar framtagandet",
+    State.DRAFTING: "ordföranden godkänner underlaget för granskning",
+    State.REVIEW: "ordföranden skickar på remiss eller begär ändringar",
+    State.CONSULTATION: "regionerna svarar; sedan stänger processledaren eller ordföranden "
+    "remissen (annars sker det automatiskt efter sista svarsdag)",
+    State.REVISING: "processledaren skickar för fastställande",
+    State.AWAITING_APPROVAL: "ordföranden fastställer och publicerar eller begär ändringar",
+    State.PUBLISHED: "regionerna tar ställning; processledaren eller ordföranden påbörjar en "
+    "revidering senast vid nästa revision",
+}
+
 MACHINE = CaseMachine(
     case_type=CaseType.KNOWLEDGE_SUPPORT,
     label="Kunskapsstöd",
@@ -191,6 +263,7 @@ MACHINE = CaseMachine(
     labels=LABELS,
     initial=State.NEED_IDENTIFIED,
     final=(State.WITHDRAWN, State.CANCELLED),
+    waits=WAITS,
     due={State.CONSULTATION: _consultation_due, State.PUBLISHED: _review_due},
     triggers=[
         Trigger(
@@ -266,7 +339,8 @@ MACHINE = CaseMachine(
             "Fastställ och publicera",
             (move(State.AWAITING_APPROVAL, State.PUBLISHED),),
             grants=(CHAIR,),
-            params=(DECISION_REF,),
+            params=(DECISION_REF, DOCUMENT_URL),
+            guard=_document_url_valid,
             sets=_published,
             effects=(REASSESS, ADAPT_IN_EACH_REGION),
         ),
@@ -284,15 +358,17 @@ MACHINE = CaseMachine(
             grants=(CHAIR,),
             comment_required=True,
             effects=CANCEL_EVERYTHING_BELOW,
+            destructive=True,
         ),
         Trigger(
             "cancel",
-            "Avbryt",
+            "Avbryt kunskapsstödet",
             (move(BEFORE_PUBLISHED, State.CANCELLED),),
             grants=(CHAIR,),
             comment_required=True,
             guard=_never_published,
             effects=CANCEL_EVERYTHING_BELOW,
+            destructive=True,
         ),
     ],
 )

@@ -20,8 +20,10 @@ from kflow.states.base import (
     Scope,
     Tell,
     Trigger,
+    Waits,
     after_days,
     move,
+    waits,
 )
 
 BORN_FROM = BornFrom(CaseType.REGIONAL_ADAPTATION, "hand_off")
@@ -80,6 +82,29 @@ def _implemented_by(facts: DueFacts) -> dt.date:
     return target or facts.today + dt.timedelta(days=days)
 
 
+# What each state waits for (Min inkorg). An implemented case waits for nobody; one in
+# follow-up waits for its next measurement (no trigger: a report on the indicators) only as
+# that falls due.
+WAITS = {
+    State.ASSIGNED: waits("acknowledge"),
+    State.ACKNOWLEDGED: waits("start_implementation"),
+    State.IMPLEMENTING: waits("report_implemented"),
+    State.FOLLOWING_UP: Waits(
+        action="Rapportera mätvärde", grants=(LOCAL_LEAD, MEMBER), near_due=True
+    ),
+    State.DEVIATION: waits("resolve_deviation"),
+}
+
+# What happens next, as a case page says it (kflow.states.next_step adds who may act).
+NEXT_STEP = {
+    State.ASSIGNED: "den lokalt ansvarige eller en ledamot kvitterar överlämningen",
+    State.ACKNOWLEDGED: "den lokalt ansvarige startar införandet",
+    State.IMPLEMENTING: "den lokalt ansvarige rapporterar att det är infört",
+    State.IMPLEMENTED: "den lokalt ansvarige rapporterar mätvärden och startar uppföljningen",
+    State.FOLLOWING_UP: "enheten rapporterar mätvärden; regionens processledare avslutar",
+    State.DEVIATION: "den lokalt ansvarige eller regionens processledare åtgärdar avvikelsen",
+}
+
 MACHINE = CaseMachine(
     case_type=CaseType.LOCAL_IMPLEMENTATION,
     label="Lokalt införande",
@@ -90,6 +115,16 @@ MACHINE = CaseMachine(
     born_from=BORN_FROM,
     handoff_reason="Kvittera överlämningen i kflow så att regionen vet att ni tagit emot "
     "uppdraget.",
+    plural="lokala införanden",
+    due_says={
+        State.ASSIGNED: "kvittera senast",
+        State.ACKNOWLEDGED: "infört senast",
+        State.IMPLEMENTING: "infört senast",
+        State.FOLLOWING_UP: "nästa mätvärde senast",
+        State.DEVIATION: "infört senast",
+    },
+    target_says="infört senast",
+    waits=WAITS,
     due={
         State.ASSIGNED: _acknowledge_by,
         State.ACKNOWLEDGED: _implemented_by,
@@ -154,8 +189,15 @@ MACHINE = CaseMachine(
             (move((State.ASSIGNED, State.ACKNOWLEDGED), State.WAIVED),),
             grants=(REGION_PROCESS_LEAD,),
             comment_required=True,
+            destructive=True,
         ),
         # The system's: when the knowledge support is withdrawn (knowledge_support.withdraw).
-        Trigger("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
+        Trigger(
+            "cancel",
+            "Avbryt det lokala införandet",
+            (move(OPEN, State.CANCELLED),),
+            auto=True,
+            outcome="avbryts",
+        ),
     ],
 )

@@ -28,6 +28,7 @@ from kflow.states.base import (
     Trigger,
     after_days,
     move,
+    waits,
 )
 
 BORN_FROM = BornFrom(CaseType.KNOWLEDGE_SUPPORT, "publish")
@@ -128,6 +129,31 @@ HAND_OFF = Spawn(
     fields=_hand_off_fields,
 )
 
+# What each state waits for (Min inkorg). A case on hold waits only as its deadline nears; one
+# being implemented waits for its local units, one in follow-up for nobody in kflow.
+WAITS = {
+    State.RECEIVED: waits("start_assessment", "assign"),
+    State.ASSESSING: waits("submit_for_decision"),
+    State.ON_HOLD: waits("resume", near_due=True),
+    State.AWAITING_DECISION: waits("adopt", "reject"),
+    State.ADOPTED: waits("hand_off", "start_adaptation"),
+    State.ADAPTING: waits("hand_off"),
+}
+
+# What happens next, as a case page says it (kflow.states.next_step adds who may act).
+NEXT_STEP = {
+    State.RECEIVED: "samordnaren startar prioriteringen eller tilldelar en regional grupp",
+    State.ASSESSING: "processledaren eller samordnaren skickar underlaget för beslut",
+    State.ON_HOLD: "processledaren eller samordnaren återupptar prioriteringen",
+    State.AWAITING_DECISION: "ordföranden beslutar",
+    State.ADOPTED: "samordnaren eller processledaren lämnar över till lokala enheter",
+    State.ADAPTING: "samordnaren eller processledaren lämnar över till lokala enheter",
+    State.IMPLEMENTING: "de lokala enheterna inför; sedan startar processledaren uppföljningen",
+    State.FOLLOWING_UP: "samordnaren eller ordföranden avslutar uppföljningen",
+    State.NOT_ADOPTED: "inget; beslutet gäller tills en ny version publiceras",
+    State.CLOSED: "inget; ärendet öppnas igen om en ny version publiceras",
+}
+
 MACHINE = CaseMachine(
     case_type=CaseType.REGIONAL_ADAPTATION,
     label="Regional tillämpning",
@@ -140,6 +166,16 @@ MACHINE = CaseMachine(
     region_wide=True,
     handoff_reason="Ett nytt eller reviderat kunskapsstöd har publicerats och ska tas "
     "ställning till i regionen.",
+    plural="regionala tillämpningar",
+    due_says={
+        State.RECEIVED: "beslutat senast",
+        State.ASSESSING: "beslutat senast",
+        State.ON_HOLD: "beslutat senast",
+        State.AWAITING_DECISION: "beslutat senast",
+        State.ADOPTED: "överlämnat senast",
+        State.ADAPTING: "överlämnat senast",
+    },
+    waits=WAITS,
     due={
         State.RECEIVED: after_days("adaptation_decision_days"),
         State.ASSESSING: KEEP,
@@ -206,6 +242,7 @@ MACHINE = CaseMachine(
             (move(State.AWAITING_DECISION, State.NOT_ADOPTED),),
             grants=(CHAIR,),
             comment_required=True,
+            destructive=True,
         ),
         Trigger(
             "start_adaptation",
@@ -244,6 +281,12 @@ MACHINE = CaseMachine(
             (move([s for s in State if s != State.CANCELLED], State.RECEIVED),),
             auto=True,
         ),
-        Trigger("cancel", "Avbryt", (move(OPEN, State.CANCELLED),), auto=True),
+        Trigger(
+            "cancel",
+            "Avbryt den regionala tillämpningen",
+            (move(OPEN, State.CANCELLED),),
+            auto=True,
+            outcome="avbryts",
+        ),
     ],
 )

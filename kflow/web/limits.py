@@ -27,7 +27,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Request, jsonify, render_template, request
+from flask import Flask, Request, current_app, jsonify, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.routing import IntegerConverter, Map
 
@@ -37,6 +37,11 @@ MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 # A CSV of measurements (POST /api/v1/measurements/import): 100 000 lines fit.
 MAX_IMPORT_LENGTH = 8 * 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 500_000
+# The routes that take an attachment (kflow.web.files): up to attachments.max_mb, plus this.
+UPLOAD_ENDPOINTS = frozenset(
+    {"basis.upload", "api.knowledge_support_attachments", "api.adaptation_attachments"}
+)
+UPLOAD_ENVELOPE = MAX_FORM_MEMORY_SIZE
 # Ids are INTEGER columns: 32 bits on PostgreSQL (SQLite's are wider).
 MAX_DB_INT = 2**31 - 1
 MAX_JSON_DEPTH = 32
@@ -88,6 +93,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("MAX_FORM_MEMORY_SIZE", MAX_FORM_MEMORY_SIZE)
     app.url_map.converters["int"] = DatabaseIdConverter
     app.before_request(check_url)  # first, and for every route: nothing is read before it
+    app.before_request(allow_uploads)  # before anything reads a form (CSRF, check_request)
     app.before_request(check_request)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 
@@ -105,6 +111,19 @@ def check_url() -> None:
     """Refuse a URL longer than MAX_URL_LENGTH: 414, before anything else reads the request."""
     if url_length(request.environ) > MAX_URL_LENGTH:
         raise RequestURITooLarge(TOO_LONG_URL)
+
+
+def upload_limit() -> int:
+    """The largest body an upload route takes: the configured file size and room for the
+    multipart envelope and the form's other fields."""
+    max_mb: int = current_app.extensions["kflow"].settings.attachments.max_mb
+    return max_mb * 1024 * 1024 + UPLOAD_ENVELOPE
+
+
+def allow_uploads() -> None:
+    """An attachment's route takes a body as large as attachments.max_mb (others 2 MB)."""
+    if request.method == "POST" and request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = upload_limit()
 
 
 def check_request() -> None:
@@ -125,7 +144,9 @@ def check_fields() -> None:
 
 
 def _check_fields(items: Any, where: str) -> None:
-    for name, value in items:
+    for raw_name, raw_value in items:
+        # A multipart part with a bare CR in its name parses as a field without a value.
+        name, value = raw_name or "", raw_value or ""
         if "\x00" in name or "\x00" in value:
             raise ValidationError(
                 f"Fältet '{_printable(name)}' i {where} innehåller ett NUL-tecken."
@@ -199,7 +220,11 @@ def _check_text(text: str) -> None:
 
 
 def _too_large(error: RequestEntityTooLarge) -> Any:
+    message_api, message_ui = TOO_LARGE_API, TOO_LARGE_UI
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        max_mb = current_app.extensions["kflow"].settings.attachments.max_mb
+        message_api = message_ui = f"Filen är för stor: en bilaga får vara högst {max_mb} MB."
     if request.path.startswith("/api/"):
-        response = jsonify(error={"code": "bad_request", "message": TOO_LARGE_API})
+        response = jsonify(error={"code": "bad_request", "message": message_api})
         return response, 413
-    return render_template("ui/error.html", message=TOO_LARGE_UI, code="413"), 413
+    return render_template("ui/error.html", message=message_ui, code="413"), 413

@@ -22,6 +22,7 @@ from kflow.runtime import Runtime
 from tests.conftest import make_settings
 
 UTC = dt.UTC
+SECOND = dt.timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -42,13 +43,14 @@ def started_paused(scheduler):
     return thread
 
 
-def test_build_makes_four_fixed_jobs_and_does_not_start(scheduler_runtime):
+def test_build_makes_four_fixed_jobs_and_a_start_up_and_does_not_start(scheduler_runtime):
     scheduler = build(scheduler_runtime)
     assert not scheduler.running
     assert str(scheduler.timezone) == "Europe/Stockholm"
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"sweep", "digests", "relay", "statistics"}
+    assert set(jobs) == {"start_up", "sweep", "digests", "relay", "statistics"}
     assert {job.func_ref for job in jobs.values()} == {
+        "kflow.jobs.scheduler:start_up_job",
         "kflow.jobs.scheduler:sweep_job",
         "kflow.jobs.scheduler:digest_job",
         "kflow.jobs.scheduler:relay_job",
@@ -59,11 +61,15 @@ def test_build_makes_four_fixed_jobs_and_does_not_start(scheduler_runtime):
         for job in scheduler.get_jobs():
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, None)
         now = dt.datetime.now(UTC)
-        # All three run at once when the scheduler starts: the digest run catches up on a
-        # 07:00 missed while the scheduler was down (build_digests sends at most one a day).
-        for job_id in ("sweep", "relay", "digests"):
-            first = scheduler.get_job(job_id).next_run_time
-            assert abs(first - now) < dt.timedelta(minutes=1), job_id
+        # The start-up job runs at once: the sweep, then the digests (catching up on a 07:00
+        # missed while the scheduler was down; at most one a day), then the relay, in order.
+        first = scheduler.get_job("start_up").next_run_time
+        assert abs(first - now) < dt.timedelta(minutes=1)
+        assert scheduler.get_job("statistics").next_run_time - now < dt.timedelta(minutes=1)
+        # After it, the sweep and the relay keep their intervals.
+        for job_id, interval in (("sweep", dt.timedelta(minutes=15)), ("relay", 60 * SECOND)):
+            gap = scheduler.get_job(job_id).next_run_time - now
+            assert interval - dt.timedelta(seconds=5) < gap <= interval + SECOND, job_id
         # After that, digests follow their cron: 07:00 Stockholm on weekdays.
         digest_next = scheduler.get_job("digests").trigger.get_next_fire_time(None, now)
         local = digest_next.astimezone(STOCKHOLM)

@@ -69,7 +69,7 @@ def test_handoff_mail_arrives_in_swedish_with_a_deep_link(runtime, world, sessio
     link = f"http://127.0.0.1:5000/arenden/{li.id}"
     assert link in text.splitlines()[-8:] or link in text
     assert "Kvittera överlämningen i kflow" in text
-    assert "Psykiatri Göteborg, klart senast 2026-03-16" in text
+    assert "Psykiatri Göteborg, kvittera senast 2026-03-16" in text
     assert f'<a href="{link}">Lokalt införande: Depression hos vuxna</a>' in html
     for part in mail.message.iter_parts():
         assert part.get_content_charset() == "utf-8"

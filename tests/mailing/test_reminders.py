@@ -265,7 +265,8 @@ def test_handoff_mails_the_local_unit_at_once(runtime, world, session):
     mail = by_to["local-lead"]
     assert mail.subject == "Nytt ärende: Lokalt införande – Depression hos vuxna"
     assert case_links(mail.body_text) == [li.id]
-    assert "Psykiatri Göteborg, klart senast 2026-03-16" in mail.body_text
+    # The due date of an assigned implementation is the day to acknowledge by (issue 17).
+    assert "Psykiatri Göteborg, kvittera senast 2026-03-16" in mail.body_text
     assert f'href="http://127.0.0.1:5000/arenden/{li.id}"' in mail.body_html
     assert case_links(by_to["local2-lead"].body_text) == [li2.id]
     assert all(m.status == "pending" for m in mails)
@@ -296,7 +297,7 @@ def test_publication_and_consultation_mail_the_regions(runtime, world, session):
     mail = next(m for m in opened if m.to_addr == "vgr-coordinator@test.se")
     assert case_links(mail.body_text) == [vgr_response.id]
     assert mail.subject == "Nytt ärende: Remissvar – Depression hos vuxna"
-    assert "klart senast 2026-06-12" in mail.body_text
+    assert "svara senast 2026-06-12" in mail.body_text
     assert "Regionen ombeds lämna remissvar senast förfallodagen." in mail.body_text
     vastra = next(m for m in opened if m.to_addr == "vastra-lead@test.se")
     assert vgr_response.id in case_links(vastra.body_text)

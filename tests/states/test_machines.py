@@ -280,7 +280,7 @@ PARAMS = {
     "knowledge_support": {
         "commission": {"decision_ref": None},
         "open_consultation": {"channel": True, "deadline": False},
-        "publish": {"decision_ref": True},
+        "publish": {"decision_ref": True, "document_url": False},
     },
     "consultation_response": {"submit": {"position": True}},
     "regional_adaptation": {

@@ -123,6 +123,43 @@ TRIGGERS: dict[str, dict[str, tuple[frozenset[tuple[str, str]], tuple[str, ...]]
         "submit_late": (_g("process_lead", "chair", "local_lead"), ("missed",)),
     },
 }
+# Min inkorg (issue 17): what each state waits for, as triggers; a case is
+# in someone's inbox when one of these is theirs to fire. A published support (its revision), an
+# adaptation on hold (resuming it) and a local implementation in follow-up (its next
+# measurement) wait only once their due date is near; the matrix's due dates are all far off, so
+# those states wait for nobody here.
+WAITS: dict[str, dict[str, tuple[str, ...]]] = {
+    "knowledge_support": {
+        "need_identified": ("commission",),
+        "commissioned": ("start_drafting",),
+        "review": ("open_consultation", "request_changes"),
+        "revising": ("submit_for_approval",),
+        "awaiting_approval": ("publish", "request_changes"),
+    },
+    "consultation_response": {
+        "requested": ("start_response", "decline"),
+        "drafting": ("submit", "decline"),
+    },
+    "regional_adaptation": {
+        "received": ("start_assessment", "assign"),
+        "assessing": ("submit_for_decision",),
+        "awaiting_decision": ("adopt", "reject"),
+        "adopted": ("hand_off", "start_adaptation"),
+        "adapting": ("hand_off",),
+    },
+    "local_implementation": {
+        "assigned": ("acknowledge",),
+        "acknowledged": ("start_implementation",),
+        "implementing": ("report_implemented",),
+        "deviation": ("resolve_deviation",),
+    },
+    "indicator_list": {"drafting": ("submit",), "submitted": ("approve", "request_changes")},
+    "follow_up_report": {
+        "open": ("submit",),
+        "submitted": ("accept", "return"),
+        "missed": ("submit_late",),
+    },
+}
 # Beyond the machines (docs/lifecycle.md, follow-up): who defines indicators on a knowledge
 # support and who reports a local unit's measurements, and in which states.
 DEFINE_INDICATOR_ROLES = frozenset({"chair", "process_lead"})
@@ -281,6 +318,12 @@ class Contract:
             for trigger, (grants, sources) in TRIGGERS[case.type].items()
             if grants and case.state in sources and self.may_fire(who, case, trigger)
         }
+
+    def waits_for(self, who: Person, case: CaseFacts) -> bool:
+        """Whether the case waits for ``who`` now (Min inkorg): a trigger its state waits for
+        is one ``who`` may fire."""
+        awaited = WAITS.get(case.type, {}).get(case.state, ())
+        return any(self.may_fire(who, case, trigger) for trigger in awaited)
 
     def may_define_indicators(self, who: Person, case: CaseFacts) -> bool:
         return bool(DEFINE_INDICATOR_ROLES & who.roles_in(self._case_units(case)))

@@ -30,8 +30,10 @@ route cannot escape the matrix.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -312,17 +314,30 @@ API_RULES = {
     "api.create_measurement",
     "api.correct_measurement",
     "api.import_measurements",
+    "api.knowledge_support_attachments",
+    "api.adaptation_attachments",
+    "api.download_attachment",
+    "api.case_comments",
 }
 UI_RULES = {
     "inbox.index",
+    "inbox.confirm_acknowledge",
+    "inbox.acknowledge",
+    "inbox.create_feed",
+    "inbox.revoke_feed",
     "overview.index",
     "overview.export",
     "uppfoljning.index",
     "uppfoljning.export_csv",
     "uppfoljning.export_xlsx",
     "overdue.index",
+    "overdue.export",
     "cases.show",
+    "cases.summary",
     "cases.history_export",
+    "cases.consultation_summary",
+    "cases.consultation_summary_csv",
+    "cases.consultation_summary_xlsx",
     "cases.fire",
     "cases.report_measurement",
     "cases.correct_measurement",
@@ -339,8 +354,13 @@ UI_RULES = {
     "admin.tokens",
     "admin.create_token",
     "admin.revoke_token",
+    "basis.upload",
+    "basis.download",
+    "basis.comment",
 }
-PUBLIC = {"healthz", "static", "auth.login", "auth.logout", "api.openapi"}
+# calendar.feed: the secret in its URL is the key (a calendar cannot sign in); tested in
+# tests/web/ui/test_ui_calendar_feed.py.
+PUBLIC = {"healthz", "static", "auth.login", "auth.logout", "api.openapi", "calendar.feed"}
 
 
 def test_every_route_has_a_rule(matrix: Matrix) -> None:
@@ -360,6 +380,7 @@ def concrete_paths(matrix: Matrix, rule: Any) -> list[str]:
         "membership_id": "1",
         "indicator_id": "1",
         "measurement_id": "1",
+        "attachment_id": "1",
         "filename": "kflow.css",
     }
     paths = [rule.rule]
@@ -442,6 +463,25 @@ def test_reading_one_case_and_its_history(matrix: Matrix) -> None:
     tally.done(at_least=len(matrix.people) * 4)
 
 
+def test_comments_are_read_by_exactly_those_who_may_read_the_case(matrix: Matrix) -> None:
+    """GET /{collection}/{id}/comments follows the read rule (404 otherwise), as do the
+    attachments of an adaptation."""
+    cases = matrix.cases()
+    tally = Tally()
+    for who, person in matrix.people.items():
+        for label, case_id in matrix.focus.items():
+            case = cases[case_id]
+            path = f"/api/v1/{COLLECTIONS[case.type]}/{case.id}"
+            readable = contract_readable = matrix.contract.can_read(person, case)
+            status, body = matrix.api("GET", path + "/comments", who)
+            tally.status(f"{who} GET {label} comments", 200 if readable else 404, status, body)
+            if case.type == "regional_adaptation":
+                status, body = matrix.api("GET", path + "/attachments", who)
+                expected = 200 if contract_readable else 404
+                tally.status(f"{who} GET {label} attachments", expected, status, body)
+    tally.done(at_least=len(matrix.people) * 4)
+
+
 def test_lists_show_exactly_the_cases_the_contract_lets_one_see(matrix: Matrix) -> None:
     cases = matrix.cases()
     tally = Tally()
@@ -466,14 +506,14 @@ def test_lists_show_exactly_the_cases_the_contract_lets_one_see(matrix: Matrix) 
     assert len({c for c in cases.values() if c.type == "consultation_response"}) == 42
 
 
-def test_inbox_holds_exactly_what_one_may_act_on_now(matrix: Matrix) -> None:
+def test_inbox_holds_exactly_what_waits_for_one_now(matrix: Matrix) -> None:
     cases = matrix.cases()
     tally = Tally()
     busy = 0
     for who, person in matrix.people.items():
         status, body = matrix.api("GET", "/api/v1/inbox", who, limit=500)
         tally.status(f"{who} inbox", 200, status, body)
-        expected = {c.id for c in cases.values() if matrix.contract.allowed_now(person, c)}
+        expected = {c.id for c in cases.values() if matrix.contract.waits_for(person, c)}
         busy += bool(expected)
         tally.expect(f"{who} inbox ids", sorted(expected), sorted(i["id"] for i in body["items"]))
     tally.done(at_least=len(matrix.people) * 2)
@@ -681,6 +721,10 @@ def test_ui_case_pages_and_actions(matrix: Matrix) -> None:
         if who in readers:
             page = client.get(f"/arenden/{case.id}")
             tally.expect(f"{who} opens {label}", 200 if readable else 404, page.status_code)
+            summary = client.get(f"/arenden/{case.id}/sammanfattning")
+            tally.expect(
+                f"{who} opens {label}'s summary", 200 if readable else 404, summary.status_code
+            )
             download = client.get(f"/arenden/{case.id}/historik.csv")
             tally.expect(
                 f"{who} downloads {label}'s history", 200 if readable else 404, download.status_code
@@ -698,6 +742,25 @@ def test_ui_case_pages_and_actions(matrix: Matrix) -> None:
         tally.expect(f"{who} {trigger} on {label}", expected, response.status_code)
     tally.done(at_least=len(readers) * 6)
     assert cases == matrix.cases()
+
+
+def test_ui_overdue_export_lists_only_readable_cases(matrix: Matrix) -> None:
+    """Försenade as CSV: every reader gets it, and it names only cases they may read."""
+    cases = {c.id: c for c in matrix.cases().values()}
+    tally = Tally()
+    listed = 0
+    for who in READERS:
+        client = sign_in(matrix, who)
+        response = client.get("/forsenade.csv")
+        tally.expect(f"{who} downloads Försenade", 200, response.status_code)
+        text = response.get_data(as_text=True).removeprefix("\ufeff")
+        named = [int(row[1]) for row in list(csv.reader(io.StringIO(text), delimiter=";"))[1:]]
+        person = matrix.people[who]
+        unreadable = [i for i in named if not matrix.contract.can_read(person, cases[i])]
+        tally.expect(f"{who} Försenade names only readable cases", [], unreadable)
+        listed += len(named)
+    assert listed, "no overdue case in the matrix: the check above checked nothing"
+    tally.done(at_least=len(READERS))
 
 
 def test_ui_indicators_measurements_and_new_knowledge_supports(
@@ -808,7 +871,9 @@ def test_ui_administration_stays_within_the_admins_units(matrix: Matrix, rolled_
             if target in memberships:
                 membership_id, unit = memberships[target]
                 savepoint = matrix.connection.begin_nested()
-                response = client.post(f"/admin/behorigheter/{membership_id}/ta-bort")
+                response = client.post(
+                    f"/admin/behorigheter/{membership_id}/ta-bort", data={"bekraftat": "ja"}
+                )
                 savepoint.rollback()
                 expected = 303 if contract.admin_covers(admin, unit) else 403
                 tally.expect(f"{who} removes {target}'s role", expected, response.status_code)

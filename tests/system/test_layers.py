@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kflow.cases",),
     ("kflow.mailing",),
     ("kflow.engine",),
+    ("kflow.documents",),
     ("kflow.followup",),
     ("kflow.queries",),
     ("kflow.schema",),

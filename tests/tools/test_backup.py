@@ -33,8 +33,11 @@ import tests.conftest as conftest
 from kflow.accounts import tokens as api_tokens
 from kflow.accounts.models import ApiToken
 from kflow.cases.events import CaseEvent
-from kflow.cases.models import Case
+from kflow.cases.models import Case, KnowledgeSupport
 from kflow.db import Base
+from kflow.documents.attachments import attach
+from kflow.documents.comments import add_comment
+from kflow.documents.storage import FileStore
 from kflow.engine.authority import Actor, Authority
 from kflow.engine.create import create_knowledge_support
 from kflow.jobs.digests import build_digests
@@ -42,7 +45,7 @@ from kflow.jobs.relay import relay
 from kflow.jobs.sweep import sweep
 from kflow.org import units as org_units
 from kflow.org import users as org_users
-from kflow.org.models import User
+from kflow.org.models import Membership, User
 from kflow.runtime import Runtime
 from kflow.states import CASE_TYPES
 from kflow.tools import backup
@@ -50,11 +53,13 @@ from kflow.tools.demo import load_demo
 from kflow.tools.migrate import downgrade, upgrade
 from kflow.tools.seed import seed
 from tests.conftest import make_settings
+from tests.support import files
 from tests.support.cli_support import Cli, environment
 from tests.support.processes import KFLOW
 from tests.tools.conftest import Databases
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, 12, 345678, tzinfo=dt.UTC)  # a Monday
+ATTACHMENTS = make_settings().attachments_dir  # where the sources' attachments are kept
 KEY = b"7c0f3b6e2d9a41c58e06b7d4a3f29c1e5b80d6e4a7c93f12b5e08d7a6c4f31e9"  # openssl rand -hex 32
 AWKWARD_COMMENT = 'Rad 1\nRad 2 med "citat", \\ och 🩺 – åäö'
 
@@ -120,6 +125,27 @@ def _build_rich(runtime: Runtime) -> None:
         login_failures = Base.metadata.tables.get("login_failures")
         if login_failures is not None:  # sign-in throttling: rows of the last few minutes
             session.execute(sa.insert(login_failures), {"key": "a" * 64, "at": NOW})
+        # An attachment (its file in the settings' store) and a comment (kflow.documents).
+        ks = session.scalar(select(KnowledgeSupport).order_by(KnowledgeSupport.id).limit(1))
+        assert ks is not None
+        owner = session.scalar(
+            select(User)
+            .join(Membership)
+            .where(Membership.unit_id == ks.owner_id, Membership.role == "chair")
+        )
+        assert owner is not None
+        authority = Authority(session, Actor(owner))
+        store = FileStore(runtime.settings.attachments_dir)
+        attach(
+            session, authority, ks, filename="Underlag.pdf", data=files.PDF, store=store, max_mb=1
+        )
+        add_comment(session, authority, ks, "En kommentar, åäö.", now=NOW)
+        # Calendar feeds (kflow.accounts.calendar_feeds): one live, one revoked by a new one.
+        from kflow.accounts import calendar_feeds
+
+        calendar_feeds.create(session, users[0].id)
+        calendar_feeds.create(session, users[0].id)
+        calendar_feeds.create(session, users[1].id)
         if "sign_in_sessions" in Base.metadata.tables:  # browser sessions: one open, one ended
             from kflow.accounts import signin
 
@@ -140,7 +166,8 @@ def source(request: pytest.FixtureRequest, databases: Databases) -> Iterator[Sou
     upgrade(runtime.engine)
     _build_rich(runtime)
     file = databases.tmp / f"{backend}.kflow.jsonl.gz"
-    summary = backup.export_file(runtime.engine, file, key=KEY)
+    store = FileStore(runtime.settings.attachments_dir)
+    summary = backup.export_file(runtime.engine, file, key=KEY, files=store)
     yield Source(backend, runtime.engine, file, summary)
     runtime.engine.dispose()
 
@@ -206,7 +233,7 @@ def test_round_trip_to_the_other_engine_is_lossless(
 ) -> None:
     assert imported.summary.rows == source.summary.rows
     again = tmp_path / "again.jsonl.gz"
-    backup.export_file(imported.engine, again, key=KEY)
+    backup.export_file(imported.engine, again, key=KEY, files=FileStore(ATTACHMENTS))
     first, second = _lines(source.file), _lines(again)
     # Row for row the same file; only the header's moment and engine (and so the HMAC) differ.
     assert first[1:-1] == second[1:-1]
@@ -441,6 +468,7 @@ def test_float_values_keep_every_bit() -> None:
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KFLOW_")}
     env.update(KFLOW_DATABASE_URL=url, KFLOW_ENVIRONMENT="development", KFLOW_SECRET_KEY="test")
+    env["KFLOW_ATTACHMENTS__DIR"] = str(ATTACHMENTS)  # the sources' attachments are there
     return env
 
 

@@ -33,6 +33,10 @@ WRITERS = {
     ("POST", "auth.login"): "login failures (throttling)",
     ("POST", "auth.logout"): "nothing in the database",
     ("POST", "cases.fire"): "the case, cases below it, and new history rows",
+    ("POST", "inbox.confirm_acknowledge"): "nothing (bulk Kvittera's confirmation page)",
+    ("POST", "inbox.acknowledge"): "acknowledged local implementations, history rows; all or none",
+    ("POST", "inbox.create_feed"): "a calendar feed (the user's previous one revoked)",
+    ("POST", "inbox.revoke_feed"): "revoked_at of the user's calendar feed",
     ("POST", "cases.report_measurement"): "a measurement (and the case's due date)",
     ("POST", "cases.correct_measurement"): "a correcting measurement (the corrected row is kept)",
     ("POST", "api.create_measurement"): "a measurement",
@@ -48,6 +52,11 @@ WRITERS = {
     ("POST", "admin.revoke"): "deletes a membership",
     ("POST", "admin.create_token"): "an API token",
     ("POST", "admin.revoke_token"): "revoked_at of a token",
+    ("POST", "basis.upload"): "an attachment (and its file in the file store)",
+    ("POST", "basis.comment"): "a comment (no history row, no change to the case)",
+    ("POST", "api.knowledge_support_attachments"): "an attachment (and its file)",
+    ("POST", "api.adaptation_attachments"): "an attachment (and its file)",
+    ("POST", "api.case_comments"): "a comment (no history row, no change to the case)",
 }
 
 

@@ -432,7 +432,7 @@ def test_page_addresses(cheap_ui, world):
         assert_swedish_error(page, status, message)
     # Empty filters in the pages are the forms' "Alla": no filter, as before.
     page = cheap_ui.get("/oversikt", owner="", kind="", state="")
-    assert page.doc.has_id("matris") or "Inga kunskapsstöd matchar" in page.text
+    assert page.doc.has_id("matris") or "Inga publicerade kunskapsstöd matchar" in page.text
 
 
 def test_login_form(cheap_ui, world):
@@ -500,9 +500,9 @@ def test_trigger_forms(cheap_ui, world):
         ({"trigger": "request_changes", "comment": "x" * 3 * MB}, 413, "för stort"),
         ({"trigger": "request_changes", "comment": "Nej\x00"}, 422, "NUL"),
         ({"trigger": "open_consultation", "channel": "remiss", "deadline": "2099-02-30"}, 422,
-         "måste vara ett datum"),
+         "Ange ett datum som ÅÅÅÅ-MM-DD"),
         ({"trigger": "open_consultation", "channel": "remiss", "deadline": SCRIPT}, 422,
-         "måste vara ett datum"),
+         "Ange ett datum som ÅÅÅÅ-MM-DD"),
         ({"trigger": "open_consultation", "channel": SCRIPT}, 422, "måste vara en av"),
         ({"trigger": SCRIPT}, 422, SCRIPT),
         ({"trigger": "request_changes", "comment": "x", "lock_version": "9" * 30}, 422,

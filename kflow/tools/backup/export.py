@@ -11,6 +11,8 @@ from typing import IO, Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, Text, cast, func, select
 
 import kflow
+from kflow.documents.storage import FileStore
+from kflow.tools.backup import files as backup_files
 from kflow.tools.backup.codecs import ENCODERS, kind
 from kflow.tools.backup.format import (
     FORMAT,
@@ -57,8 +59,16 @@ def _snapshot(engine: Engine) -> Connection:
     return conn
 
 
-def export_to(engine: Engine, out: Sink, *, key: bytes, now: dt.datetime | None = None) -> Summary:
-    """Write the whole database to ``out`` (uncompressed lines; see :func:`export_file`)."""
+def export_to(
+    engine: Engine,
+    out: Sink,
+    *,
+    key: bytes,
+    now: dt.datetime | None = None,
+    files: FileStore | None = None,
+) -> Summary:
+    """Write the whole database to ``out`` (uncompressed lines; see :func:`export_file`), and
+    the attachments' files from ``files`` (kflow.tools.backup.files)."""
     check_key(key)
     with _snapshot(engine) as conn, conn.begin():
         revision = database_revision(conn)
@@ -68,6 +78,7 @@ def export_to(engine: Engine, out: Sink, *, key: bytes, now: dt.datetime | None 
                 f"The database is at schema revision {revision or 'none'}, but this kflow "
                 f"expects {expected}: run 'kflow db upgrade' first."
             )
+        stored = backup_files.export_lines(conn, files)
         counts = {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables()
         }
@@ -81,6 +92,7 @@ def export_to(engine: Engine, out: Sink, *, key: bytes, now: dt.datetime | None 
             "tables": [
                 {"name": t.name, "columns": columns(t), "rows": counts[t.name]} for t in tables()
             ],
+            "files": len(stored),
         }
         writer = Writer(out, key)
         writer.line(header)
@@ -88,6 +100,9 @@ def export_to(engine: Engine, out: Sink, *, key: bytes, now: dt.datetime | None 
             written = _export_table(conn, table, writer)
             if written != counts[table.name]:  # pragma: no cover - the snapshot forbids it
                 raise BackupError(f"Table {table.name} changed during the export; try again.")
+        for name in stored:
+            assert files is not None  # export_lines refused a database with files and no store
+            writer.line(backup_files.line(files, name))
         total = sum(counts.values())
         writer.out.write(
             dumps({"end": FORMAT, "rows": total, "hmac_sha256": writer.mac.hexdigest()}).encode()
@@ -117,7 +132,12 @@ def _export_table(conn: Connection, table: Table, writer: Writer) -> int:
 
 
 def export_file(
-    engine: Engine, target: str | Path, *, key: bytes, overwrite: bool = False
+    engine: Engine,
+    target: str | Path,
+    *,
+    key: bytes,
+    overwrite: bool = False,
+    files: FileStore | None = None,
 ) -> Summary:
     """Export to a gzip file, written beside it first and moved into place when complete."""
     check_key(key)
@@ -127,15 +147,17 @@ def export_file(
     partial = path.with_name(path.name + ".partial")
     try:
         with gzip.open(partial, "wb") as out:
-            summary = export_to(engine, out, key=key)
+            summary = export_to(engine, out, key=key, files=files)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return summary
 
 
-def export_stream(engine: Engine, stream: IO[bytes], *, key: bytes) -> Summary:
+def export_stream(
+    engine: Engine, stream: IO[bytes], *, key: bytes, files: FileStore | None = None
+) -> Summary:
     """Export as gzip to an open binary stream (standard output)."""
     check_key(key)
     with gzip.GzipFile(fileobj=stream, mode="wb") as out:
-        return export_to(engine, out, key=key)
+        return export_to(engine, out, key=key, files=files)

@@ -11,7 +11,9 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DataError, IntegrityError
 
+from kflow.documents.storage import FileStore
 from kflow.tools.backup.codecs import DECODERS, kind
+from kflow.tools.backup.files import FILE_LINE, Restorer
 from kflow.tools.backup.format import FORMAT, WRITE_BATCH, BackupError, Source, Summary
 from kflow.tools.backup.header import read_header
 from kflow.tools.backup.inserter import Inserter, reset_sequences
@@ -19,18 +21,32 @@ from kflow.tools.backup.key import check_key
 from kflow.tools.backup.reader import Reader
 from kflow.tools.backup.schema import check_target, code_revision, tables
 
+ATTACHMENTS = "attachments"
+
 
 class _Malformed(Exception):
     """A row line that cannot be imported (turned into BackupError once the rest is checked)."""
 
 
-def import_from(engine: Engine, source: Source, name: str, *, key: bytes) -> Summary:
+def import_from(
+    engine: Engine, source: Source, name: str, *, key: bytes, files: FileStore | None = None
+) -> Summary:
     """Import a backup stream (uncompressed lines) in one transaction, all or nothing.
 
     Rows are written as they come, but the transaction commits only once the file's
     authentication code matches under ``key``: a changed file leaves the database empty.
+    Attachments' files are written to ``files``, and removed again if the import fails.
     """
     check_key(key)
+    restorer = Restorer(files)
+    try:
+        return _import(engine, source, name, key, restorer)
+    except BaseException:
+        restorer.undo()
+        raise
+
+
+def _import(engine: Engine, source: Source, name: str, key: bytes, restorer: Restorer) -> Summary:
     reader = Reader(source, name, key)
     revision = code_revision(engine)
     header = read_header(reader, revision)
@@ -49,7 +65,7 @@ def import_from(engine: Engine, source: Source, name: str, *, key: bytes) -> Sum
         if dbapi is not None:  # COPY raises the driver's own errors
             refused += (dbapi.IntegrityError, dbapi.DataError)
         try:
-            counts = _import_rows(conn, reader, by_name, expected)
+            counts = _import_rows(conn, reader, by_name, expected, restorer)
         except refused as exc:
             if reader.rest_is_forged():
                 raise reader.forged() from None
@@ -62,12 +78,19 @@ def import_from(engine: Engine, source: Source, name: str, *, key: bytes) -> Sum
             if reader.rest_is_forged():
                 raise reader.forged() from None
             raise reader.damaged(str(exc)) from None
+        why = restorer.check(header.get("files", 0), restorer.needed)
+        if why is not None:
+            raise reader.damaged(why)
         reset_sequences(conn)
     return Summary(revision, counts)
 
 
 def _import_rows(
-    conn: Connection, reader: Reader, by_name: dict[str, Table], expected: dict[str, int]
+    conn: Connection,
+    reader: Reader,
+    by_name: dict[str, Table],
+    expected: dict[str, int],
+    restorer: Restorer,
 ) -> dict[str, int]:
     order = list(expected)
     counts = dict.fromkeys(order, 0)
@@ -75,6 +98,7 @@ def _import_rows(
     batch: list[tuple[Any, ...]] = []
     inserter = Inserter(conn)
     decoders = {n: [DECODERS[kind(c)] for c in t.columns] for n, t in by_name.items()}
+    sha_at = [c.name for c in by_name[ATTACHMENTS].columns].index("sha256")
 
     def flush() -> None:
         inserter.write(by_name[order[position]], batch)
@@ -84,6 +108,12 @@ def _import_rows(
         line = reader.next()
         if isinstance(line, dict):
             break
+        if isinstance(line, list) and line and line[0] == FILE_LINE:
+            try:
+                restorer.take(line)
+            except ValueError as exc:
+                raise _Malformed(str(exc)) from None
+            continue
         if not (isinstance(line, list) and len(line) == 2 and line[0] in counts):
             raise _Malformed("a row line is malformed")
         table_name, values = line
@@ -93,6 +123,8 @@ def _import_rows(
             flush()
             position = order.index(table_name)
         batch.append(_decode_row(table_name, values, decoders[table_name]))
+        if table_name == ATTACHMENTS:
+            restorer.needed.add(batch[-1][sha_at])
         counts[table_name] += 1
         if len(batch) >= WRITE_BATCH:
             flush()
@@ -131,18 +163,25 @@ def _check_end(
         raise reader.damaged("there is data after its last line")
 
 
-def import_file(engine: Engine, source: str | Path, *, key: bytes) -> Summary:
+def import_file(
+    engine: Engine, source: str | Path, *, key: bytes, files: FileStore | None = None
+) -> Summary:
     check_key(key)
     path = Path(source)
     if not path.is_file():
         raise BackupError(f"{path} is not a file.")
     with gzip.open(path, "rb") as stream:
-        return import_from(engine, stream, str(path), key=key)
+        return import_from(engine, stream, str(path), key=key, files=files)
 
 
 def import_stream(
-    engine: Engine, stream: IO[bytes], name: str = "standard input", *, key: bytes
+    engine: Engine,
+    stream: IO[bytes],
+    name: str = "standard input",
+    *,
+    key: bytes,
+    files: FileStore | None = None,
 ) -> Summary:
     check_key(key)
     with gzip.GzipFile(fileobj=stream, mode="rb") as decompressed:
-        return import_from(engine, decompressed, name, key=key)
+        return import_from(engine, decompressed, name, key=key, files=files)

@@ -27,6 +27,7 @@ def export_command(file: str, key_file: str | None, force: bool) -> None:
     anyone without the key changes it. It is not encrypted: it holds the password and token
     hashes, so protect it like the database. docs/backup.md describes the format.
     """
+    from kflow.documents.storage import FileStore
     from kflow.tools import backup
 
     try:
@@ -36,10 +37,11 @@ def export_command(file: str, key_file: str | None, force: bool) -> None:
                 "A backup is binary: redirect standard output, or name a FILE."
             )
         engine = runtime().engine
+        files = FileStore(runtime().settings.attachments_dir)  # attachments' files
         if file == "-":
-            summary = backup.export_stream(engine, sys.stdout.buffer, key=key)
+            summary = backup.export_stream(engine, sys.stdout.buffer, key=key, files=files)
         else:
-            summary = backup.export_file(engine, file, key=key, overwrite=force)
+            summary = backup.export_file(engine, file, key=key, overwrite=force, files=files)
     except backup.BackupError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(
@@ -62,15 +64,17 @@ def import_command(file: str, key_file: str | None) -> None:
     against the file's row counts and its authentication code under the backup key first: a
     refused import (a changed file, a wrong key) leaves the database empty.
     """
+    from kflow.documents.storage import FileStore
     from kflow.tools import backup
 
     try:
         key = backup.load_key(key_file)
         engine = runtime().engine
+        files = FileStore(runtime().settings.attachments_dir)  # attachments' files
         if file == "-":
-            summary = backup.import_stream(engine, sys.stdin.buffer, key=key)
+            summary = backup.import_stream(engine, sys.stdin.buffer, key=key, files=files)
         else:
-            summary = backup.import_file(engine, file, key=key)
+            summary = backup.import_file(engine, file, key=key, files=files)
     except backup.BackupError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(

@@ -21,6 +21,7 @@ from kflow.queries import inbox as inbox_list
 from kflow.queries import lists as case_lists
 from kflow.queries import overdue as overdue_list
 from kflow.queries import overview as overview_data
+from kflow.queries import people as people_queries
 from kflow.queries import units as unit_queries
 from kflow.states.base import CaseType
 from kflow.web import boundary
@@ -69,6 +70,7 @@ def create_knowledge_support() -> tuple[Response, int]:
         kind=text_field(body, "kind"),
         owner=text_field(body, "owner"),
         description=text_field(body, "description"),
+        document_url=text_field(body, "document_url"),
     )
     return jsonify(Serializer(session, authority()).case(case)), 201
 
@@ -155,7 +157,8 @@ def case_history(collection: str, case_id: int) -> Response:
     page = history_rows.history(
         session, case, limit=request.args.get("limit"), offset=request.args.get("offset")
     )
-    return listing(page, [event(row) for row in page.items])
+    people = people_queries.by_email(session, (row.actor for row in page.items))
+    return listing(page, [event(row, people) for row in page.items])
 
 
 @bp.get("/knowledge-supports/<int:case_id>/chain-history")
@@ -166,14 +169,20 @@ def chain_history(case_id: int) -> Response:
     page = history_rows.chain_history(
         session, authority(), ks, limit=request.args.get("limit"), offset=request.args.get("offset")
     )
-    return listing(page, [event(row) for row in page.items])
+    people = people_queries.by_email(session, (row.actor for row in page.items))
+    return listing(page, [event(row, people) for row in page.items])
 
 
 @bp.get("/inbox")
 def inbox() -> Response:
     session = boundary.session()
     page = inbox_list.inbox(
-        session, authority(), limit=request.args.get("limit"), offset=request.args.get("offset")
+        session,
+        authority(),
+        limit=request.args.get("limit"),
+        offset=request.args.get("offset"),
+        near=inbox_list.near_until(local_date(utcnow()), boundary.runtime().settings),
+        filters=inbox_list.Filters.parse(request.args),
     )
     return listing(page, Serializer(session, authority()).cases(page.items))
 

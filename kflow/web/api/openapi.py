@@ -13,7 +13,7 @@ from kflow.states import consultation_response as cr_states
 from kflow.states import indicator_list as il_states
 from kflow.states import knowledge_support as ks_states
 from kflow.states.base import CaseType
-from kflow.web.api import openapi_followup
+from kflow.web.api import openapi_basis, openapi_followup
 from kflow.web.limits import MAX_URL_LENGTH
 
 COLLECTIONS: dict[str, str] = {
@@ -166,6 +166,7 @@ def _case_schema(case_type: str) -> dict[str, Any]:
             "kind": {"type": "string", "enum": list(ks_states.KINDS)},
             "owner": {"type": "string"},
             "description": NULLABLE_STRING,
+            "document_url": {**NULLABLE_STRING, "description": "The published document (http(s))"},
             "version": {"type": "integer"},
             "published_version": NULLABLE_INT,
             "next_review_due": NULLABLE_DATE,
@@ -485,6 +486,7 @@ def openapi_document() -> dict[str, Any]:
     }
     paths |= _token_paths()
     paths |= openapi_followup.paths()
+    paths |= openapi_basis.paths(COLLECTIONS)
     paths["/healthz"] = {
         "get": {
             "summary": "Liveness check",
@@ -544,6 +546,11 @@ def openapi_document() -> dict[str, Any]:
                     "description": "Code of an NPO, NSG or national council",
                 },
                 "description": {"type": ["string", "null"], "maxLength": 20000},
+                "document_url": {
+                    "type": ["string", "null"],
+                    "maxLength": 2000,
+                    "description": "The published document: a URL starting https:// or http://",
+                },
             },
         },
         "NewIndicatorList": {
@@ -575,6 +582,10 @@ def openapi_document() -> dict[str, Any]:
                 "from_state": NULLABLE_STRING,
                 "to_state": {"type": "string"},
                 "actor": {"type": "string", "description": "The user's e-mail, or system"},
+                "actor_name": {
+                    "type": ["string", "null"],
+                    "description": "The user's name now (null for system or a removed user)",
+                },
                 "role": {"type": ["string", "null"], "enum": [*list(Role), None]},
                 "override": {"type": "boolean"},
                 "at": {"type": "string", "format": "date-time"},
@@ -699,6 +710,7 @@ def openapi_document() -> dict[str, Any]:
         "AnyCase": {"oneOf": [_ref(f"Case_{t}") for t in MACHINES]},
         **TOKEN_SCHEMAS,
         **openapi_followup.SCHEMAS,
+        **openapi_basis.SCHEMAS,
     }
     for case_type in MACHINES:
         schemas[f"Case_{case_type}"] = _case_schema(case_type)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from kflow.org.models import Unit
 from kflow.queries import units
 from kflow.queries.lists import regions
 from kflow.queries.overview import OverviewRow
+from kflow.queries.people import Person
 from kflow.states import MACHINES
 from kflow.states.base import CaseType
 
@@ -70,6 +71,7 @@ class Serializer:
                 kind=case.kind,
                 owner=self.code(case.owner_id),
                 description=case.description,
+                document_url=case.document_url,
                 version=case.version,
                 published_version=case.published_version,
                 next_review_due=_iso(case.next_review_due),
@@ -200,7 +202,9 @@ class Serializer:
         return out
 
 
-def event(row: CaseEvent) -> dict[str, Any]:
+def event(row: CaseEvent, people: Mapping[str, Person] | None = None) -> dict[str, Any]:
+    """A history row; ``people`` (kflow.queries.people.by_email) gives ``actor_name``."""
+    person = (people or {}).get(row.actor)
     return {
         "id": row.id,
         "case": row.case_id,
@@ -208,6 +212,7 @@ def event(row: CaseEvent) -> dict[str, Any]:
         "from_state": row.from_state,
         "to_state": row.to_state,
         "actor": row.actor,
+        "actor_name": person.name if person else None,
         "role": row.role,
         "override": row.override,
         "at": row.at.isoformat(),

@@ -31,12 +31,16 @@ def init_app(app: Flask) -> None:
         admin_access,  # noqa: F401 (adds its routes to admin.bp)
         auth,
         base,
+        calendar_feed,
         cases,
         create,
         followup,
         inbox,
+        inbox_bulk,  # noqa: F401 (adds bulk Kvittera's routes to inbox.bp)
         overdue,
         overview,
+        remiss,  # noqa: F401 (adds the remissammanställning's routes to cases.bp)
+        summary,  # noqa: F401 (adds its route to cases.bp)
     )
 
     auth.login_manager.init_app(app)
@@ -46,6 +50,10 @@ def init_app(app: Flask) -> None:
     for bp in (auth.bp, inbox.bp, cases.bp, create.bp, overview.bp, overdue.bp, admin.bp):
         app.register_blueprint(bp)
     app.register_blueprint(followup.bp)
+    app.register_blueprint(calendar_feed.bp)  # the feed, for calendars that cannot sign in
+    from kflow.web.ui import basis  # attachments and comments (after cases: it renders pages)
+
+    app.register_blueprint(basis.bp)
 
     settings = app.extensions["kflow"].settings
     app.jinja_env.globals.update(

@@ -20,8 +20,14 @@ from kflow.queries import units as unit_queries
 from kflow.web import boundary
 from kflow.web.ui.admin import LIST_LIMIT, bp, form_error, scope, scoped_units
 
+# Removing a role cannot be undone from the list: the row's box must be ticked (no JavaScript).
+CONFIRM_FIELD = "bekraftat"
+CONFIRM_MISSING = "Kryssa i rutan för att bekräfta att rollen ska tas bort."
 
-def _memberships_page(error: str | None = None, status: int = 200) -> Any:
+
+def _memberships_page(
+    error: str | None = None, status: int = 200, unconfirmed: int | None = None
+) -> Any:
     units = scoped_units()
     return render_template(
         "ui/admin/memberships.html",
@@ -33,6 +39,8 @@ def _memberships_page(error: str | None = None, status: int = 200) -> Any:
         form=request.form,
         error=error,
         limit=LIST_LIMIT,
+        unconfirmed=unconfirmed,
+        confirm_missing=CONFIRM_MISSING,
     ), status
 
 
@@ -68,6 +76,8 @@ def revoke(membership_id: int) -> Any:
         user, unit, role = membership.user, membership.unit, membership.role
         if role == ADMIN and user.id == _me().id:
             raise Forbidden("Du kan inte ta bort din egen administratörsroll.")
+        if request.form.get(CONFIRM_FIELD) != "ja":
+            return boundary.refused(_memberships_page, CONFIRM_MISSING, 422, membership_id)
         org_users.revoke(session, user, role, unit)
     except KflowError as error:
         return boundary.refused(_memberships_page, error.message, error.status)

@@ -110,7 +110,7 @@ def login() -> Any:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(next_url or url_for("inbox.index"), 303)
+            return redirect(next_url or _start_url(), 303)
         return render_template("ui/login.html", email="", next_url=next_url, error=None)
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
@@ -144,7 +144,14 @@ def login() -> Any:
     cookie.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(LoginUser(user, int(cookie_value.partition(".")[0]), cookie_value))
     flash(f"Välkommen, {user.name}!", "success")
-    return redirect(next_url or url_for("inbox.index"), 303)
+    return redirect(next_url or _start_url(), 303)
+
+
+def _start_url() -> str:
+    """The start page that fits the user's roles (kflow.web.ui.inbox.start_url)."""
+    from kflow.web.ui.inbox import start_url
+
+    return start_url()
 
 
 def _account(session: Session, email: str) -> User | None:

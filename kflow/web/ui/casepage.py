@@ -25,6 +25,7 @@ from kflow.org.models import Unit
 from kflow.queries import casepage as page_queries
 from kflow.queries import followup
 from kflow.queries import history as case_history
+from kflow.queries import people as people_queries
 from kflow.queries import units as unit_queries
 from kflow.queries.rows import overdue_days
 from kflow.states import MACHINES
@@ -56,6 +57,7 @@ class Entry:
     comment: str | None
     params: list[tuple[str, str]]
     override: bool
+    unit: str = ""  # the unit the actor holds the role in (kflow.queries.people)
 
 
 def heading(case: Case, units: dict[int, Unit]) -> str:
@@ -140,27 +142,35 @@ def facts(
     return out
 
 
-def timeline(session: Session, case: Case) -> tuple[list[Entry], int]:
+def timeline(
+    session: Session, case: Case, *, newest_first: bool = False
+) -> tuple[list[Entry], int]:
     """The case's history; a local implementation's with its measurement reports and
-    corrections interleaved by time."""
+    corrections interleaved by time; ``newest_first`` turns it round (the page's toggle)."""
     page = case_history.history(session, case, limit=HISTORY_LIMIT)
     entries = describe(session, page.items, {case.id: case.type})
-    if not isinstance(case, LocalImplementation):
-        return entries, page.total
-    reported = [
-        measurement_entry(row) for row in followup.for_timeline(session, case, HISTORY_LIMIT)
-    ]
-    return sorted(entries + reported, key=lambda entry: entry.at), page.total + len(reported)
+    total = page.total
+    if isinstance(case, LocalImplementation):
+        rows = followup.for_timeline(session, case, HISTORY_LIMIT)
+        people = people_queries.by_email(session, (row.reported_by for row in rows))
+        reported = [measurement_entry(row, people) for row in rows]
+        entries = sorted(entries + reported, key=lambda entry: entry.at)
+        total += len(reported)
+    return (entries[::-1] if newest_first else entries), total
 
 
-def measurement_entry(row: followup.Row) -> Entry:
+def measurement_entry(
+    row: followup.Row, people: Mapping[str, people_queries.Person] | None = None
+) -> Entry:
     m = row.measurement
     value = f"{number(m.value)} {row.indicator.unit_of_measure}"
     if m.denominator is not None and m.numerator is not None:
         value += f" ({number(m.numerator)}/{number(m.denominator)})"
     return Entry(
         at=m.reported_at,
-        actor=row.reported_by or labels.SYSTEM_LABEL,
+        actor=people_queries.name_of(people or {}, row.reported_by)
+        if row.reported_by
+        else labels.SYSTEM_LABEL,
         role="",
         action=MEASUREMENT_CORRECTED if m.supersedes_id else MEASUREMENT_REPORTED,
         from_label=None,
@@ -184,6 +194,7 @@ HISTORY_HEADER = [
     "Undantag av administratör",
     "Uppgifter",
     "Kommentar",
+    "Utförarens enhet",
 ]
 
 
@@ -210,6 +221,7 @@ def history_table(
             "ja" if entry.override else "",
             "; ".join(f"{label}: {text}" for label, text in entry.params),
             entry.comment or "",
+            entry.unit,
         ]
         for row, entry in zip(rows, entries, strict=True)
     )
@@ -245,6 +257,7 @@ def describe(session: Session, rows: Sequence[Any], types: Mapping[int, str]) ->
             if isinstance(v, int) or (isinstance(v, str) and v.isdigit())
         }
         row_names = page_queries.row_names(session, table, ids)
+    people = people_queries.by_email(session, (row.actor for row in rows))
     entries = []
     for row in rows:
         machine = machines[row.case_id]
@@ -269,7 +282,9 @@ def describe(session: Session, rows: Sequence[Any], types: Mapping[int, str]) ->
         entries.append(
             Entry(
                 at=row.at,
-                actor=labels.SYSTEM_LABEL if row.actor == SYSTEM_ACTOR else row.actor,
+                actor=labels.SYSTEM_LABEL
+                if row.actor == SYSTEM_ACTOR
+                else people_queries.name_of(people, row.actor),
                 role=labels.role_label(row.role),
                 action=spec.label if spec else labels.CREATE_LABEL,
                 from_label=machine.state_label(row.from_state) if row.from_state else None,
@@ -277,9 +292,15 @@ def describe(session: Session, rows: Sequence[Any], types: Mapping[int, str]) ->
                 comment=row.comment,
                 params=params,
                 override=row.override,
+                unit=_unit_of(people, row),
             )
         )
     return entries
+
+
+def _unit_of(people: Mapping[str, people_queries.Person], row: Any) -> str:
+    person = people.get(row.actor)
+    return person.unit_for(row.role) if person else ""
 
 
 def number(value: Any) -> str:

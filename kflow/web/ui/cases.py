@@ -29,7 +29,7 @@ from kflow.followup import indicators, periods, rights
 from kflow.followup import measurements as followup
 from kflow.followup.attainment import STATUS_SYMBOLS
 from kflow.followup.models import AGGREGATIONS, SOURCES
-from kflow.queries import case_results, targets
+from kflow.queries import case_results, consultation, targets
 from kflow.queries import casepage as page_queries
 from kflow.queries import followup as followup_queries
 from kflow.queries import history as case_history
@@ -40,9 +40,15 @@ from kflow.states import MACHINES
 from kflow.states import local_implementation as li_states
 from kflow.states.base import CaseType, Trigger
 from kflow.web import boundary
-from kflow.web.ui import casepage, diagram
+from kflow.web.ui import basis_page, casepage, diagram, field_errors
 from kflow.web.ui.base import authority, install
-from kflow.web.ui.forms import build_actions, is_number, lock_version_from, params_from
+from kflow.web.ui.forms import (
+    build_actions,
+    is_number,
+    lock_version_from,
+    params_from,
+    require_confirmation,
+)
 from kflow.web.ui.labels import CONFLICT_MESSAGE, DIRECTION_LABELS, humanize, sorted_regions, today
 from kflow.web.ui.spreadsheet import csv_download
 
@@ -50,6 +56,7 @@ bp = Blueprint("cases", __name__)
 install(bp)
 
 RETURN_TO_INBOX = "inkorg"
+OLDEST_FIRST = "aldst"  # ?historik=aldst: the timeline oldest first (newest first by default)
 
 
 def render_case(
@@ -59,6 +66,7 @@ def render_case(
     status: int = 200,
     submitted: tuple[str, MultiDict[str, str]] | None = None,
     measurement_form: MultiDict[str, str] | None = None,
+    field_messages: dict[str, str] | None = None,
 ) -> Any:
     session = boundary.session()
     auth = authority()
@@ -69,7 +77,8 @@ def render_case(
         session, (case.owner_id, case.assignee_id, case.region_id, case.recipient_id)
     )
     auth.prefetch_cases([case], [ks.owner_id] if ks else [])
-    timeline, history_total = casepage.timeline(session, case)
+    oldest_first = request.args.get("historik") == OLDEST_FIRST
+    timeline, history_total = casepage.timeline(session, case, newest_first=not oldest_first)
     context: dict[str, Any] = {
         "case": case,
         "machine": machine,
@@ -82,10 +91,13 @@ def render_case(
         "actions": build_actions(session, auth, case, day, submitted),
         "timeline": timeline,
         "history_total": history_total,
+        "oldest_first": oldest_first,
         "error": error,
         "number": casepage.number,
         "status_symbols": STATUS_SYMBOLS,
     }
+    if submitted and field_messages:
+        field_errors.apply(context["actions"], submitted[0], field_messages)
     if isinstance(case, KnowledgeSupport):
         regions = sorted_regions(case_lists.regions(session))
         context["regions"] = rows = page_queries.region_rows(session, auth, case, regions, day)
@@ -100,6 +112,8 @@ def render_case(
         context["results"] = case_results.of_knowledge_support(
             session, auth, case.id, day, tolerance_pct=_tolerance()
         )
+        summary_readable = consultation.may_read(auth, case)
+        context["consultation_summary"] = bool(case.consultation_round) and summary_readable
     elif isinstance(case, IndicatorList):
         period = request.args.get("period", "")
         if not period_is_valid(period):
@@ -127,6 +141,7 @@ def render_case(
         if _may_report(auth, case) and case.state in {str(s) for s in li_states.MEASURING}:
             context["measurement_indicators"] = page_queries.indicators_of(session, ks.id)
             context["measurement_form"] = measurement_form or MultiDict()
+    context.update(basis_page.context(session, auth, case, ks, context))
     return render_template("ui/case.html", **context), status
 
 
@@ -189,7 +204,10 @@ def _refused(
     case = readable_case(boundary.session(), authority(), case_id)
     refill = None if isinstance(error, Conflict) else submitted
     message = _message(error, spec, case)
-    return render_case(case, error=message, status=error.status, submitted=refill)
+    fields = field_errors.of_error(error, spec, message) if refill else {}
+    return render_case(
+        case, error=message, status=error.status, submitted=refill, field_messages=fields
+    )
 
 
 @bp.post("/arenden/<int:case_id>/handling")
@@ -202,6 +220,10 @@ def fire(case_id: int) -> Any:
     spec = MACHINES[row.type].triggers.get(trigger)
     boundary.version_guard(f"case:{row.id}", row.lock_version)  # the form's version guards it
     try:
+        # A destructive trigger: the box must be ticked.
+        require_confirmation(spec, form, auth.allowed_triggers(row))
+        if trigger in auth.allowed_triggers(row):  # else the engine says why it may not
+            field_errors.check(spec, row, form)  # every empty or malformed field at once
         lock_version = lock_version_from(form)
         if lock_version is None:
             raise ValidationError("Formuläret saknar ärendets version. Ladda om sidan.")

@@ -28,6 +28,7 @@ FIELD_LABELS = {
     "kind": "Typ",
     "owner": "Ägare",
     "description": "Beskrivning",
+    "document_url": "Länk till publicerat dokument",
     "name": "Namn",
     "unit_of_measure": "Måttenhet",
     "target_value": "Målvärde",
@@ -84,6 +85,7 @@ def new() -> Any:
             kind=form.get("kind", ""),
             owner=form.get("owner", ""),
             description=form.get("description") or None,
+            document_url=form.get("document_url") or None,
         )
     except KflowError as exc:
         return boundary.refused(_form_page, owners, _field_message(exc.message), exc.status)

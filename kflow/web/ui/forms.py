@@ -20,12 +20,22 @@ from werkzeug.datastructures import MultiDict
 
 from kflow.cases.models import Case
 from kflow.engine.authority import Authority
+from kflow.errors import ValidationError
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
 from kflow.queries import casepage as page_queries
+from kflow.queries import consequences
 from kflow.queries import units as unit_queries
+from kflow.queries.consequences import Consequence
 from kflow.states import MACHINES
-from kflow.states.base import Param, Trigger
+from kflow.states import local_implementation as li_states
+from kflow.states.base import Cascade, Param, Trigger
+
+# A hand-off to a unit nobody there can acknowledge: said in the form, and the region's
+# coordinators are mailed (kflow.mailing.handoffs).
+UNSTAFFED_NOTE = (
+    "varning: ingen lokalt ansvarig eller ledamot på enheten ännu; regionens samordnare får besked"
+)
 
 
 @dataclasses.dataclass
@@ -47,6 +57,7 @@ class Field:
     value: str = ""
     options: list[Option] = dataclasses.field(default_factory=list)
     min: str = ""
+    error: str = ""  # shown at the field (kflow.web.ui.field_errors)
 
 
 @dataclasses.dataclass
@@ -54,11 +65,14 @@ class Action:
     spec: Trigger
     fields: list[Field]
     comment: Field
+    # What it will do, for a destructive trigger or one that ends work in progress below.
+    consequence: Consequence | None = None
+    confirm_error: str = ""  # the confirmation was missing when the form was last sent
 
     @property
     def simple(self) -> bool:
         """Nothing to fill in: one button, with an optional comment tucked away."""
-        return not self.fields and not self.comment.required
+        return not self.fields and not self.comment.required and not self.spec.destructive
 
     @property
     def id(self) -> str:
@@ -93,6 +107,12 @@ class _Options:
         """Local units already holding an open implementation of this adaptation."""
         return page_queries.busy_units(self.session, self.case)
 
+    def unstaffed_units(self, units: list[Unit]) -> set[int]:
+        """Local units where nobody could acknowledge a hand-off (kflow.queries.consequences)."""
+        return consequences.unstaffed(
+            self.session, [u.id for u in units], li_states.MACHINE, self.case.region_id
+        )
+
 
 def build_actions(
     session: Session,
@@ -119,8 +139,39 @@ def build_actions(
             required=spec.comment_required,
             value=form.get("comment", ""),
         )
-        actions.append(Action(spec, fields, comment))
+        action = Action(spec, fields, comment)
+        if spec.destructive or _ends_work(spec):
+            action.consequence = consequences.of(session, case, spec)
+        if spec.destructive and submitted and submitted[0] == name and not confirmed(form):
+            action.confirm_error = CONFIRM_MISSING
+        actions.append(action)
     return actions
+
+
+# A destructive trigger is fired from the UI only with this box ticked (no JavaScript needed).
+CONFIRM_FIELD = "bekraftat"
+CONFIRM_MISSING = "Kryssa i rutan för att bekräfta att du förstår vad som händer."
+
+
+def confirmed(form: MultiDict[str, str]) -> bool:
+    return form.get(CONFIRM_FIELD) == "ja"
+
+
+def require_confirmation(
+    spec: Trigger | None, form: MultiDict[str, str], allowed: list[str]
+) -> None:
+    """Refuse a destructive trigger the user may fire now (``allowed``) sent without its
+    confirmation, before the engine is asked, so nothing is written. A trigger the user may
+    not fire is left to the engine, which says why (403, 409)."""
+    if spec is not None and spec.destructive and spec.name in allowed and not confirmed(form):
+        raise ValidationError(
+            f"”{spec.label}” kan inte ångras och gjordes inte: {CONFIRM_MISSING[0].lower()}"
+            f"{CONFIRM_MISSING[1:]}"
+        )
+
+
+def _ends_work(spec: Trigger) -> bool:
+    return any(isinstance(e, Cascade) and e.busy for e in spec.effects)
 
 
 def _field(
@@ -172,14 +223,18 @@ def _field(
         field.control = "checkboxes"
         chosen = set(form.getlist(param.name))
         busy = options.busy_units()
+        units = options.units(UnitKind.LOCAL_UNIT)
+        nobody = options.unstaffed_units(units)
         field.options = [
             Option(
                 u.code,
                 u.name,
                 u.code in chosen,
-                "har redan ett pågående införande" if u.id in busy else "",
+                "har redan ett pågående införande"
+                if u.id in busy
+                else (UNSTAFFED_NOTE if u.id in nobody else ""),
             )
-            for u in options.units(UnitKind.LOCAL_UNIT)
+            for u in units
         ]
     return field
 

@@ -52,6 +52,29 @@ def adaptation_short(state: str | None) -> str:
     return MACHINES[CaseType.REGIONAL_ADAPTATION].short_label(state) if state else NO_ADAPTATION
 
 
+# The overview heatmap's cells are narrow: each state is a symbol there (with its colour, and
+# its full label for screen readers and in the cell's title), explained in the legend.
+ADAPTATION_SYMBOLS = {
+    "received": "○",
+    "assessing": "◔",
+    "on_hold": "‖",
+    "awaiting_decision": "?",
+    "adopted": "✓",
+    "not_adopted": "✗",
+    "adapting": "◑",
+    "implementing": "◕",
+    "following_up": "●",
+    "closed": "■",
+    "cancelled": "⊘",
+}
+NO_ADAPTATION_SYMBOL = "–"
+
+
+def adaptation_symbol(state: str | None) -> str:
+    """A regional adaptation's state as the heatmap's symbol (None: no adaptation yet)."""
+    return ADAPTATION_SYMBOLS.get(state, "•") if state else NO_ADAPTATION_SYMBOL
+
+
 def adaptation_label(state: str | None) -> str:
     return MACHINES[CaseType.REGIONAL_ADAPTATION].state_label(state) if state else NO_ADAPTATION
 
@@ -65,6 +88,10 @@ class Legend:
     @property
     def css(self) -> str:
         return f"st-{self.state}"
+
+    @property
+    def symbol(self) -> str:
+        return adaptation_symbol(None if self.state == "none" else self.state)
 
 
 def legend() -> list[Legend]:

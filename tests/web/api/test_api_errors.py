@@ -430,7 +430,7 @@ def test_a_method_the_path_does_not_take_is_405_with_allow(api, world):
     checked = 0
     for template, item in openapi_document()["paths"].items():
         path = template.replace("{case_id}", str(ks.id))
-        for name in ("token_id", "indicator_id", "measurement_id"):
+        for name in ("token_id", "indicator_id", "measurement_id", "attachment_id"):
             path = path.replace("{" + name + "}", "1")
         documented = {method.upper() for method in item}
         for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - documented):

@@ -171,7 +171,7 @@ def hand_off_to_psyk_1(world, due: dt.date | None = None):
     return world.implementation(ra, "vgr-psyk-1")
 
 
-def test_inbox_of_a_local_lead_earliest_due_first_undated_last(api, world):
+def test_inbox_of_a_local_lead_earliest_due_first(api, world):
     today = dt.date.today()
     # Created in another order than they fall due, so the order cannot come from the ids.
     undated = hand_off_to_psyk_1(world)
@@ -186,19 +186,23 @@ def test_inbox_of_a_local_lead_earliest_due_first_undated_last(api, world):
     world.fire(closed, "waive", "vgr-lead", comment="Ej aktuellt här.")  # final: nothing to do
 
     inbox = api.get("/api/v1/inbox", "local-lead")
-    assert ids(inbox["items"]) == [soon.id, fresh.id, later.id, undated.id]
-    assert inbox["total"] == 4
+    # The implemented one waits for nothing now (issue 17: Min inkorg is what waits for you).
+    assert ids(inbox["items"]) == [soon.id, fresh.id, later.id]
+    assert inbox["total"] == 3 and undated.id not in ids(inbox["items"])
     dues = [item["due"] for item in inbox["items"]]
     assert dues[0] == (today + dt.timedelta(days=5)).isoformat()
-    assert dues[3] is None and dues[:3] == sorted(dues[:3])
+    assert dues == sorted(dues)
     assert all(item["allowed_triggers"] for item in inbox["items"])
-    # The neighbouring unit's lead has nothing. The unit's member may acknowledge and report
-    # deviations, not start an implementation: so only the assigned and the implemented one.
+    # The neighbouring unit's lead has nothing. The unit's member may acknowledge (and report
+    # deviations, which nothing waits for): so only the assigned one.
     assert api.get("/api/v1/inbox", "local2-lead") == {"items": [], "total": 0}
     member = api.get("/api/v1/inbox", "local-member")["items"]
-    assert ids(member) == [fresh.id, undated.id]
+    assert ids(member) == [fresh.id]
     page = api.get("/api/v1/inbox", "local-lead", limit=2, offset=1)
-    assert (ids(page["items"]), page["total"]) == ([fresh.id, later.id], 4)
+    assert (ids(page["items"]), page["total"]) == ([fresh.id, later.id], 3)
+    # The same filters as the page.
+    assert ids(api.get("/api/v1/inbox", "local-lead", state="assigned")["items"]) == [fresh.id]
+    assert api.get("/api/v1/inbox", "local-lead", q=f"#{later.id}")["total"] == 1
 
 
 def test_inbox_of_a_coordinator_and_an_npo_chair(api, world):
@@ -221,17 +225,15 @@ def test_inbox_of_a_coordinator_and_an_npo_chair(api, world):
     coordinator = api.get("/api/v1/inbox", "vgr-coordinator")["items"]
     assert {c["id"] for c in coordinator} == {vgr_response.id, world.adaptation(other).id}
     assert due_order_ok(coordinator)
-    assert handed.id in ids(api.get("/api/v1/inbox", "vgr-lead")["items"])
+    # Implementing locally: it waits for the local units, not for the region (issue 17).
+    assert handed.id not in ids(api.get("/api/v1/inbox", "vgr-lead")["items"])
 
     chair = api.get("/api/v1/inbox", "npo-chair")
-    assert {c["type"] for c in chair["items"]} == {"knowledge_support"}
-    expected = {drafting.id, consultation.id, published.id, other.id, idea.id}
-    assert set(ids(chair["items"])) == expected and chair["total"] == len(expected)
-    assert due_order_ok(chair["items"])
-    assert chair["items"][-1]["due"] is None  # need_identified and drafting have no due date
-    by_id = {c["id"]: c for c in chair["items"]}
-    assert by_id[consultation.id]["due"] == by_id[consultation.id]["consultation"]["deadline"]
-    assert by_id[published.id]["due"] == by_id[published.id]["next_review_due"]
+    # Only the idea waits for the chair (commission): a draft waits for its writers, a
+    # consultation for the regions, a published support for nothing until its review nears.
+    assert ids(chair["items"]) == [idea.id] and chair["total"] == 1
+    assert chair["items"][0]["due"] is None
+    assert {drafting.id, consultation.id, published.id, other.id}.isdisjoint(ids(chair["items"]))
     # Not the other NPO's support, and nothing regional.
     assert api.get("/api/v1/inbox", "other-npo-chair")["total"] == 1
     for idle in ("nobody", "npo-viewer", "vgr-viewer"):

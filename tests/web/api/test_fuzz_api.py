@@ -53,6 +53,8 @@ from werkzeug.exceptions import HTTPException
 
 from kflow.accounts import tokens as api_tokens
 from kflow.cases.models import FollowUpReport
+from kflow.documents.attachments import attach
+from kflow.documents.storage import FileStore
 from kflow.followup import measurements
 from kflow.followup.indicators import define_indicator
 from kflow.followup.lists import create_indicator_list
@@ -64,6 +66,7 @@ from kflow.tools.seed import seed
 from kflow.web import create_app
 from kflow.web.api.openapi import openapi_document
 from tests.conftest import make_settings
+from tests.support import files
 from tests.support.world import World
 
 CHECKS = [
@@ -155,6 +158,12 @@ def fuzz(database):
         case_ids["follow_up_report"] = [report.id]
         case_ids["indicator_id"] = [indicator.id]
         case_ids["measurement_id"] = [measured.id]
+        # An attachment, so that its download reaches a real file.
+        attached = attach(
+            session, world.authority("npo-lead"), ks, filename="a.pdf", data=files.PDF,
+            store=FileStore(settings.attachments_dir), max_mb=1,
+        )  # fmt: skip
+        case_ids["attachment_id"] = [attached.id]
         tokens = {}
         for who in ("broad", "nobody"):
             token, plain = api_tokens.create_token(session, world.users[who], "fuzz")
@@ -185,7 +194,7 @@ class Fuzz:
                 st.sampled_from(ids).flatmap(functools.partial(_with_case_id, op, mode))
                 for mode in modes
             ]
-        for name in ("indicator_id", "measurement_id"):
+        for name in ("indicator_id", "measurement_id", "attachment_id"):
             if f"{{{name}}}" in path:
                 strategies += [
                     st.sampled_from(self.case_ids[name]).flatmap(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -14,6 +15,7 @@ from kflow.cases.models import FollowUpReport
 from kflow.states import MACHINES
 from kflow.web import create_app, limits
 from kflow.web.api.openapi import COLLECTIONS, openapi_document
+from tests.support import files
 from tests.support.api_support import OpenApiChecker
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -247,6 +249,31 @@ def test_every_operation_answers_as_documented(api, world):
     api.get("/api/v1/follow-up-reports", "rpo-chair")
     api.case("follow-up-reports", report.id, "local-member")
     api.history("follow-up-reports", report.id, "rpo-coordinator")
+    # Attachments (multipart) and comments (kflow.web.api.basis).
+    for collection, case_id, who in [
+        ("knowledge-supports", ks["id"], "npo-lead"),
+        ("regional-adaptations", ra["id"], "vgr-coordinator"),
+    ]:
+        path = f"/api/v1/{collection}/{case_id}/attachments"
+        made = api.request(
+            "POST", path, who=who, data={"file": (io.BytesIO(files.PDF), "a.pdf")}, expect=201
+        ).json
+        api.get(path, who)
+        download = api.client.get(
+            made["url"], headers={"Authorization": f"Bearer {api.token(who)}"}
+        )
+        assert download.status_code == 200 and download.data == files.PDF
+        api.checker.check("GET", made["url"], 200, None)
+    for collection, case_id, who in [
+        ("knowledge-supports", ks["id"], "vgr-viewer"),
+        ("consultation-responses", response["id"], "vgr-coordinator"),
+        ("regional-adaptations", ra["id"], "vgr-viewer"),
+        ("local-implementations", li["id"], "local-member"),
+        ("indicator-lists", made_list["id"], "local-member"),
+        ("follow-up-reports", report.id, "local-member"),
+    ]:
+        api.post(f"/api/v1/{collection}/{case_id}/comments", who, {"comment": "Bra."}, expect=201)
+        assert api.get(f"/api/v1/{collection}/{case_id}/comments", who)["total"] == 1
     succeeded = {(method, path) for method, path, status in api.checker.checked if status < 300}
     assert succeeded == documented_operations(openapi_document())
 

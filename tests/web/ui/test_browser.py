@@ -153,8 +153,8 @@ def open_page(browser: Browser, server: str, **options: Any) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
 
-    def console(message: ConsoleMessage) -> None:  # kflow has no favicon: that 404 is fine
-        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+    def console(message: ConsoleMessage) -> None:  # a missing favicon is an error too
+        if message.type == "error":
             errors.append(f"{message.text} {message.location['url']}")
 
     page.on("console", console)
@@ -174,12 +174,13 @@ def phone(browser: Browser, server: str) -> Iterator[Page]:
     yield from open_page(browser, server, viewport=PHONE, is_mobile=True, has_touch=True)
 
 
-def log_in(page: Page, login: str, name: str) -> None:
+def log_in(page: Page, login: str, name: str, start: str = "Min inkorg") -> None:
+    """Sign in; the start page fits the role (Översikt for readers and administrators)."""
     page.goto("/login")
     page.get_by_label("E-postadress").fill(f"{login}@demo.kflow.se")
     page.get_by_label("Lösenord").fill(PASSWORD)
     page.get_by_role("button", name="Logga in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Min inkorg")
+    expect(page.get_by_role("heading", level=1)).to_have_text(start)
     expect(page.locator(".flash-success")).to_have_text(f"Välkommen, {name}!")
     expect(page.locator(".who")).to_have_text(f"Inloggad som {name}")
 
@@ -195,12 +196,46 @@ def screenshot(page: Page, name: str, *, full_page: bool = True, focus: bool = F
     page.screenshot(path=SHOTS / name, full_page=full_page, animations="disabled", caret="hide")
 
 
+STROKE = "Stroke och TIA"  # awaiting the VGR chair's decision in the demo
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def test_regional_chair_decides_with_the_proposal_and_an_attachment_in_view(page: Page) -> None:
+    log_in(page, "ordf.vgr", "Magnus Andersson")
+    href = page.locator("#inkorg tbody tr").filter(has_text=STROKE).locator("th a")
+    case_path = href.get_attribute("href")
+    assert case_path
+    page.get_by_role("button", name="Logga ut").click()
+    log_in(page, "process.vgr", "Sofia Berg")  # the region's process lead attaches the analysis
+    page.goto(case_path)
+    expect(page.locator("#lage")).to_have_text("Beredning, väntar på beslut")
+    page.get_by_label(re.compile("Lägg till bilaga")).set_input_files(
+        files=[{"name": "Konsekvensanalys VGR.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    page.get_by_role("button", name="Ladda upp").click()
+    expect(page.locator(".flash-success")).to_contain_text("Konsekvensanalys VGR.pdf")
+
+    page.get_by_role("button", name="Logga ut").click()
+    log_in(page, "ordf.vgr", "Magnus Andersson")
+    page.goto(case_path)
+    expect(page.locator("#nasta-steg")).to_contain_text("Nästa steg: ordföranden beslutar.")
+    proposal = page.locator("#beslutsunderlag")
+    expect(proposal.locator("#forslag")).not_to_be_empty()
+    link = proposal.get_by_role("link", name="Konsekvensanalys VGR.pdf")
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "Konsekvensanalys VGR.pdf"
+    expect(page.locator("#handling-adopt")).to_be_visible()
+    screenshot(page, "beslut.png", full_page=False)
+
+
 def test_local_lead_acknowledges_an_implementation_from_the_inbox(page: Page) -> None:
     log_in(page, "lokal.nsp", "Amira Haddad")
     row = page.locator("#inkorg tbody tr").filter(has_text=DEPRESSION)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Norra Stockholms psykiatri")
-    expect(row.locator("td").nth(2)).to_have_text("Tilldelad")
+    expect(row.locator("td.state")).to_have_text("Tilldelad")
     case_id = row.get_attribute("id").removeprefix("arende-")
     screenshot(page, "inkorg.png")
 
@@ -209,17 +244,17 @@ def test_local_lead_acknowledges_an_implementation_from_the_inbox(page: Page) ->
         f"”Kvittera” är gjort för ärende #{case_id}. Läget är nu ”Kvitterad”."
     )
     row = page.locator(f"#arende-{case_id}")
-    expect(row.locator("td").nth(2)).to_have_text("Kvitterad")
+    expect(row.locator("td.state")).to_have_text("Kvitterad")
     expect(row.get_by_role("button")).to_have_text(f"Starta införande ärende #{case_id}")
 
-    row.get_by_role("link", name=f"Lokalt införande #{case_id}").click()
+    row.locator("th a").click()  # the title is the link
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Lokalt införande: Norra Stockholms psykiatri"
     )
     expect(page.locator("#lage")).to_have_text("Kvitterad")
-    latest = page.locator("#historik .timeline li").last
+    latest = page.locator("#historik .timeline li").first  # newest first
     expect(latest).to_contain_text("Kvittera: Tilldelad → Kvitterad")
-    expect(latest).to_contain_text("lokal.nsp@demo.kflow.se, lokalt ansvarig")
+    expect(latest).to_contain_text("Amira Haddad, lokalt ansvarig, Norra Stockholms psykiatri")
     expect(page.locator("#handling-start_implementation")).to_be_visible()
     screenshot(page, "arende-kvittera.png")
 
@@ -227,7 +262,7 @@ def test_local_lead_acknowledges_an_implementation_from_the_inbox(page: Page) ->
 def test_region_coordinator_hands_off_to_local_units(page: Page) -> None:
     log_in(page, "samordnare.vgr", "Eva Karlsson")
     row = page.locator("#inkorg tbody tr").filter(has_text=FOTSAR)
-    expect(row.locator("td").nth(2)).to_have_text("Beslut: införs")
+    expect(row.locator("td.state")).to_have_text("Beslut: införs")
     row.locator("th a").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Regional tillämpning: Västra Götalandsregionen"
@@ -256,14 +291,14 @@ def test_region_coordinator_hands_off_to_local_units(page: Page) -> None:
         expect(rows.nth(index).locator("td").first).to_have_text("Tilldelad")
         expect(rows.nth(index).locator("td").nth(1).locator("time")).to_have_count(1)
     expect(page.locator("#handling-hand_off")).to_have_count(0)  # done: no second hand-off
-    latest = page.locator("#historik .timeline li").last
+    latest = page.locator("#historik .timeline li").first  # newest first
     expect(latest).to_contain_text("Lämna över till lokala enheter: Beslut: införs → Införande")
     expect(latest).to_contain_text("Vårdcentral Kungshöjd, Vårdcentral Majorna")
     expect(latest).to_contain_text(f"Klart senast{due.isoformat()}")
 
 
 def test_overview_filtered_by_npo_shows_the_matrix(page: Page) -> None:
-    log_in(page, "lasare", "Per Sandberg")
+    log_in(page, "lasare", "Per Sandberg", "Översikt")
     page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Översikt").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
     page.get_by_label("Ägare (programområde)").select_option(label="Endokrina sjukdomar")
@@ -273,27 +308,62 @@ def test_overview_filtered_by_npo_shows_the_matrix(page: Page) -> None:
     expect(page.get_by_label("Ägare (programområde)")).to_have_value("npo-endokrina-sjukdomar")
     matrix = page.locator("#matris")
     expect(matrix.locator("caption")).to_have_text(
-        "Regional tillämpning per region (5 kunskapsstöd)"
+        "Regional tillämpning per region (2 publicerade kunskapsstöd)"
     )
     expect(matrix.locator("thead .region-col")).to_have_count(21)
     titles = matrix.locator("tbody th.ks-col a")
-    expect(titles).to_have_count(5)
+    expect(titles).to_have_count(2)
     expect(titles.filter(has_text="Typ 2-diabetes")).to_have_count(1)
+    # The three never published are folded away below the heatmap (issue 17).
+    unpublished = page.locator("#opublicerade")
+    expect(unpublished.locator("summary")).to_contain_text("(3)")
+    expect(unpublished.get_by_role("link", name="Hypotyreos")).to_be_hidden()
     expect(matrix).not_to_contain_text(DEPRESSION)
     for meta in matrix.locator(".ks-meta").all():
         expect(meta).to_contain_text("Endokrina sjukdomar")
     expect(page.locator("#csv-export")).to_have_attribute(
-        "href", "/oversikt.csv?owner=npo-endokrina-sjukdomar"
+        "href", "/oversikt.csv?owner=npo-endokrina-sjukdomar&scope=all"
     )
     # Typ 2-diabetes in Västra Götalandsregionen: following up; one unit done, one waived.
     regions = matrix.locator("thead .region-col").all_inner_texts()
     vgr = regions.index(next(r for r in regions if r.startswith("Västra Götaland")))
     cell = matrix.locator("tbody tr").filter(has_text="Typ 2-diabetes").locator("td.cell").nth(vgr)
-    expect(cell.get_by_role("link")).to_have_text("Uppföljning")
+    # A heatmap cell: a symbol over a strong colour, the state's name for screen readers.
+    expect(cell.get_by_role("link")).to_have_accessible_name("Uppföljning")
+    expect(cell.locator(".sym")).to_have_text("●")
     expect(cell).to_contain_text("2/2 klara")
-    cell.scroll_into_view_if_needed()  # the matrix scrolls sideways in its own container
+    cell.scroll_into_view_if_needed()
     expect(cell).to_be_in_viewport()
+    # All 21 regions fit at 1280 px: the matrix needs no sideways scrolling.
+    assert page.locator(".matrix-scroll").evaluate("e => e.scrollWidth <= e.clientWidth")
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "oversikt.png")
+
+
+def test_vgr_coordinator_sees_her_region_at_1366_px(browser: Browser, server: str) -> None:
+    for page in open_page(browser, server, viewport={"width": 1366, "height": 768}):
+        log_in(page, "samordnare.vgr", "Eva Karlsson")
+        page.goto("/oversikt?scope=all")
+        matrix = page.locator("#matris")
+        expect(matrix.locator("thead .region-col")).to_have_count(21)
+        vgr = matrix.locator("thead th.region-col[data-mine]")
+        expect(vgr).to_have_attribute("title", "Västra Götalandsregionen")
+        expect(vgr).to_be_in_viewport()
+        last = matrix.locator("thead .region-col").last
+        box = last.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1366
+        wide = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert wide[0] <= wide[1], wide  # the page itself does not scroll sideways
+        scroller = page.locator(".matrix-scroll")
+        assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth")
+        # "Min region" shows her column alone, and is remembered on the next visit.
+        page.get_by_label("Visa regioner").select_option(label="Min region")
+        page.get_by_role("button", name="Filtrera").click()
+        expect(matrix.locator("thead .region-col")).to_have_count(1)
+        page.goto("/oversikt")
+        expect(page.get_by_label("Visa regioner")).to_have_value("region")
+        expect(matrix.locator("thead .region-col")).to_have_text("Västra Götalandsregionen")
+        screenshot(page, "oversikt-min-region.png")
 
 
 def test_wrong_password_shows_the_swedish_error(page: Page) -> None:
@@ -338,13 +408,13 @@ def test_keyboard_only(page: Page) -> None:
     expect(page.get_by_label("Ägare (programområde)")).to_have_value("npo-endokrina-sjukdomar")
     screenshot(page, "tangentbord.png", full_page=False, focus=True)
 
-    for _ in range(3):  # Typ, Läge, then the button
+    for _ in range(5):  # Typ, Läge, Sök, Visa regioner, then the button
         page.keyboard.press("Tab")
     focus = page.evaluate(FOCUS_JS)
     assert (focus["tag"], focus["text"], focus["outline"]) == ("BUTTON", "Filtrera", "solid")
     page.keyboard.press("Enter")
     expect(page.locator("#matris caption")).to_have_text(
-        "Regional tillämpning per region (5 kunskapsstöd)"
+        "Regional tillämpning per region (2 publicerade kunskapsstöd)"
     )
 
 
@@ -352,19 +422,21 @@ def test_phone_inbox_and_overview(phone: Page) -> None:
     log_in(phone, "lokal.majorna", "Elin Gustafsson")
     expect(phone.locator("#inkorg tbody tr")).not_to_have_count(0)
     assert phone.evaluate(OVERFLOW_JS) == {"page": 390, "width": 390, "wide": []}
-    # The table scrolls sideways in its own container; the first row's action is reachable.
-    action = phone.locator("#inkorg tbody tr").first.locator("td").last.locator("button, a")
+    # Each case is a card on a phone: its due date and action show without sideways scrolling.
+    first = phone.locator("#inkorg tbody tr").first
+    first.scroll_into_view_if_needed()
+    expect(first.locator("td.due time")).to_be_in_viewport()
+    action = first.locator("td.action").locator("button, a")
     action.scroll_into_view_if_needed()
     expect(action).to_be_in_viewport()
     phone.evaluate("window.scrollTo(0, 0)")
-    phone.locator(".table-scroll").evaluate("e => e.scrollLeft = 0")
     screenshot(phone, "inkorg-mobil.png")
 
     phone.get_by_role("link", name="Översikt").tap()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Översikt")
     phone.get_by_label("Ägare (programområde)").select_option(label="Endokrina sjukdomar")
     phone.get_by_role("button", name="Filtrera").tap()
-    expect(phone.locator("#matris tbody tr")).to_have_count(5)
+    expect(phone.locator("#matris tbody tr")).to_have_count(2)  # 3 unpublished folded away
     assert phone.evaluate(OVERFLOW_JS) == {"page": 390, "width": 390, "wide": []}
     scroller = phone.locator(".matrix-scroll")
     box = scroller.bounding_box()
@@ -389,7 +461,7 @@ def axe_violations(page: Page) -> list[str]:
 
 
 def test_follow_up_page_with_chart_drill_down_and_exports(page: Page) -> None:
-    log_in(page, "lasare", "Per Sandberg")
+    log_in(page, "lasare", "Per Sandberg", "Översikt")
     nav = page.get_by_role("navigation", name="Huvudmeny")
     nav.get_by_role("link", name="Uppföljning").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Uppföljning")
@@ -424,7 +496,7 @@ def test_follow_up_page_with_chart_drill_down_and_exports(page: Page) -> None:
 
 
 def test_phone_follow_up_page(phone: Page) -> None:
-    log_in(phone, "lasare", "Per Sandberg")
+    log_in(phone, "lasare", "Per Sandberg", "Översikt")
     phone.goto("/uppfoljning")
     expect(phone.locator(".indicator-block").first).to_be_visible()
     assert phone.evaluate(OVERFLOW_JS) == {"page": 390, "width": 390, "wide": []}
@@ -475,3 +547,84 @@ def test_a_returned_report_is_analysed_and_sent_again(page: Page) -> None:
     form.get_by_role("button", name="Skicka in").click()
     expect(page.locator(".flash-success")).to_contain_text("Inskickad")
     screenshot(page, "rapport.png")
+
+
+def test_grouped_inbox_and_bulk_acknowledge(page: Page) -> None:
+    """Vårdcentral Majorna's lead (handed FOTSAR above): the inbox in urgency groups, then
+    Kvittera for the ticked ones with one confirmation."""
+    log_in(page, "lokal.majorna", "Elin Gustafsson")
+    expect(page.locator("#inkorg h2").first).to_have_text(
+        re.compile(r"^(Försenat|Förfaller denna vecka|Senare) \(\d+\)$")
+    )
+    boxes = page.locator("#inkorg input[name=arende]")
+    expect(boxes).not_to_have_count(0)
+    count = boxes.count()
+    for index in range(count):
+        boxes.nth(index).check()
+    page.get_by_role("button", name="Kvittera valda").click()
+    word = "ärende" if count == 1 else "ärenden"
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Kvittera {count} {word}?")
+    expect(page.locator("#att-kvittera li")).to_have_count(count)
+    screenshot(page, "inkorg-kvittera.png")
+    page.get_by_role("button", name=f"Kvittera {count} {word}").click()
+    expect(page.locator(".flash-success")).to_have_text(f"{count} {word} kvitterades.")
+    expect(page.locator("#inkorg input[name=arende]")).to_have_count(0)
+
+
+SELF_HARM = "Självskadebeteende hos barn och unga"  # out on consultation in the demo
+
+
+def open_consultation_support(page: Page) -> None:
+    """The NPO chair opens the knowledge support that is out on consultation (from Översikt,
+    where supports not yet published are listed too)."""
+    log_in(page, "npo.ordf", "Maria Lindberg")
+    page.goto("/oversikt")
+    page.goto(page.locator("main a", has_text=SELF_HARM).first.get_attribute("href") or "")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(SELF_HARM)
+
+
+def test_npo_reads_the_remissammanstallning(page: Page) -> None:
+    open_consultation_support(page)
+    page.locator("#remissammanstallning").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Remissammanställning: {SELF_HARM}")
+    expect(page.locator("#svar tbody tr")).to_have_count(21)
+    expect(page.locator("#antal")).to_contain_text("Inte besvarat")
+    expect(page.locator("#remiss-xlsx")).to_have_attribute("href", re.compile(r"\.xlsx\?omgang=1$"))
+    screenshot(page, "remissammanstallning.png")
+    page.emulate_media(media="print")  # printable: no header or navigation on paper
+    expect(page.locator(".site-header")).to_be_hidden()
+    expect(page.locator("#svar")).to_be_visible()
+
+
+def test_cancelling_a_knowledge_support_asks_first(page: Page) -> None:
+    """ "Avbryt kunskapsstödet" is red, says what it will do and needs the box ticked; without
+    it (a browser that ignores ``required``) the server refuses and says so at the box."""
+    open_consultation_support(page)
+    form = page.locator("#handling-cancel")
+    button = form.get_by_role("button", name="Avbryt kunskapsstödet")
+    expect(button).to_have_class(re.compile(r"\bdanger\b"))
+    expect(form.locator(".consequence")).to_contain_text(
+        re.compile(r"Avbryt kunskapsstödet: \d+ remissvar avbryts\. Det går inte att ångra\.")
+    )
+    form.get_by_label("Kommentar").fill("Ersätts av ett gemensamt stöd för alla åldrar.")
+    page.evaluate("document.querySelector('#handling-cancel-bekrafta').removeAttribute('required')")
+    statuses: list[int] = []
+
+    def refused(route: Any) -> None:  # the real answer, shown as a 200 (no console error)
+        answer = route.fetch()
+        statuses.append(answer.status)
+        route.fulfill(response=answer, status=200)
+
+    page.route("**/handling", refused)
+    button.click()
+    expect(page.locator("#fel")).to_be_visible()
+    assert statuses == [422]
+    expect(page.locator("#lage")).to_have_text("Remiss")  # nothing happened
+    form = page.locator("#handling-cancel")
+    expect(form.locator(".error-text")).to_contain_text("Kryssa i rutan")
+    expect(form.get_by_label(re.compile("Jag förstår"))).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("Kommentar")).to_have_value(
+        "Ersätts av ett gemensamt stöd för alla åldrar."
+    )
+    form.scroll_into_view_if_needed()
+    screenshot(page, "bekrafta-avbryt.png", full_page=False)

@@ -49,6 +49,8 @@ def test_every_state_changing_ui_route_needs_the_csrf_token(runtime: Runtime, wo
             "cases.report_measurement": li.id,
             "cases.correct_measurement": li.id,
             "create.define_indicator": ks.id,
+            "basis.upload": ks.id,
+            "basis.comment": ra.id,
         },
         "token_id": token.id,
         "membership_id": membership.id,
@@ -61,6 +63,7 @@ def test_every_state_changing_ui_route_needs_the_csrf_token(runtime: Runtime, wo
         "admin.create_unit": {"kind": "local_unit", "parent": "vgr", "code": "ny", "name": "Ny"},
         "admin.create_user": {"email": "ny@test.se", "name": "Ny", "password": "p" * 12},
         "admin.grant": {"email": "nobody@test.se", "unit": "vgr", "role": "viewer"},
+        "basis.comment": {"comment": "Förfalskad kommentar"},
     }
     ui = Ui(runtime, world, csrf=True)
     ui.set_password("admin")

@@ -426,7 +426,8 @@ def test_the_overview_marks_delays_and_ids_only_of_readable_adaptations(runtime,
         cells = region_cells(table.find("tbody").find("tr"))
         vgr = cells[regions.index("Västra Götalandsregionen")]
         own = cells[regions.index("Skåne" if readable == "skane" else "Västra Götalandsregionen")]
-        assert vgr.text.startswith("Införande") and "0/2 klara" in vgr.text  # public
+        # public; the heatmap's symbol first, then the state for screen readers (issue 17)
+        assert "Införande pågår lokalt" in vgr.text and "0/2 klara" in vgr.text
         assert "Försenad" in own.text
         links = [a.attrs["href"] for a in table.find_all("a")]
         mine = ra if readable == "vgr" else skane

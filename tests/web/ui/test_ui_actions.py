@@ -60,13 +60,27 @@ def test_choice_param_and_required_comment(ui: Ui, world: World) -> None:
     ui.login("vgr-coordinator")
     with nothing_written(world.session, response):
         page = ui.fire(response.id, "submit", expect=422, position="supports")
-    assert "”Skicka in remissvar” kräver en kommentar." in page.doc.by_id("fel").text
+    assert "Skriv en kommentar." in page.doc.by_id("fel").text
+    # The error sits at its field too (issue 17): marked invalid and described by its message.
+    comment = page.doc.by_id("f-submit-comment")
+    assert comment.attrs["aria-invalid"] == "true"
+    assert "f-submit-comment-error" in comment.attrs["aria-describedby"].split()
+    assert page.doc.by_id("f-submit-comment-error").text.endswith("Skriv en kommentar.")
+    assert "aria-invalid" not in page.doc.by_id("f-submit-position").attrs
     # The failed form keeps what was filled in.
     selected = page.doc.by_id("f-submit-position").find("option", selected="")
     assert selected.attrs["value"] == "supports"
     with nothing_written(world.session, response):
         page = ui.fire(response.id, "submit", expect=422, comment="Bra")
-    assert "kräver parametern Ställningstagande" in page.doc.by_id("fel").text
+    assert "Fyll i ”Ställningstagande”." in page.doc.by_id("fel").text
+    assert page.doc.by_id("f-submit-position").attrs["aria-invalid"] == "true"
+    # Every problem at once: both fields empty, both marked.
+    with nothing_written(world.session, response):
+        both = ui.fire(response.id, "submit", expect=422)
+    assert "2 fält behöver rättas" in both.doc.by_id("fel").text
+    for field in ("f-submit-position", "f-submit-comment"):
+        assert both.doc.by_id(field).attrs["aria-invalid"] == "true"
+        assert both.doc.has_id(f"{field}-error")
     assert page.doc.by_id("f-submit-comment").text == "Bra"
     ui.fire(response.id, "submit", position="supports_with_reservations", comment="Bra")
     assert reload(world, response).state == "submitted"
@@ -146,7 +160,9 @@ def test_report_deviation_and_resolve(ui: Ui, world: World) -> None:
     assert reload(world, li).state == "implementing"
     timeline = ui.get(f"/arenden/{li.id}").doc.find("ol", class_="timeline").text
     assert "Personalbrist under sommaren" in timeline
-    assert "local-member@test.se, ledamot" in timeline
+    # People, not addresses (issue 17): the name, the role used and the unit it is held in.
+    assert "Local Member, ledamot, Psykiatri Göteborg" in timeline
+    assert "@test.se" not in timeline
 
 
 def test_report_measurement(ui: Ui, world: World) -> None:

@@ -121,7 +121,14 @@ def test_grant_and_revoke(ui: Ui, world: World) -> None:
     assert membership is not None and membership.role == "local_lead"
     page = ui.get("/admin/behorigheter")
     assert "nobody@test.se är nu lokalt ansvarig i Psykiatri Skaraborg." in page.text
-    ui.post(f"/admin/behorigheter/{membership.id}/ta-bort", {}, expect=303)
+    # Removing a role asks for a confirmation (issue 17): without the box nothing happens,
+    # and the error is at the row's box.
+    refused = ui.post(f"/admin/behorigheter/{membership.id}/ta-bort", {}, expect=422)
+    assert membership_exists(world, membership.id)
+    box = refused.doc.by_id(f"bekrafta-{membership.id}")
+    assert box.attrs["aria-invalid"] == "true"
+    assert "Kryssa i rutan" in refused.doc.by_id(f"bekrafta-fel-{membership.id}").text
+    ui.post(f"/admin/behorigheter/{membership.id}/ta-bort", {"bekraftat": "ja"}, expect=303)
     assert not membership_exists(world, membership.id)
     bad = ui.post(
         "/admin/behorigheter",

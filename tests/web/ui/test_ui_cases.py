@@ -69,8 +69,16 @@ def test_knowledge_support_page(ui: Ui, world: World) -> None:
     timeline = page.doc.find("ol", class_="timeline")
     entries = timeline.find_all("li")
     assert entries[0].text.startswith(entries[0].find("time").text)
-    assert "Skapat" in entries[0].text
-    assert "npo-chair@test.se, ordförande" in entries[0].text
+    # Newest first (issue 17), the oldest last: the creation, by name, role and unit.
+    assert "Skapat" in entries[-1].text
+    assert "Npo Chair, ordförande, Psykisk hälsa" in entries[-1].text
+    assert "@test.se" not in timeline.text
+    times = [li.find("time").attrs["datetime"] for li in entries]
+    assert times == sorted(times, reverse=True)
+    toggle = page.doc.by_id("historik-ordning").find("a")
+    assert toggle.attrs["href"] == f"/arenden/{ks.id}?historik=aldst#historik"
+    oldest = ui.get(f"/arenden/{ks.id}", historik="aldst").doc.find("ol", class_="timeline")
+    assert [li.find("time").attrs["datetime"] for li in oldest.find_all("li")] == times[::-1]
     published = next(e for e in entries if "Fastställ och publicera" in e.text)
     assert "Väntar på fastställande → Publicerad" in published.text
     assert "Beslutsreferens NPO-2026-01" in published.text
@@ -80,7 +88,7 @@ def test_times_are_shown_in_stockholm(ui: Ui, world: World) -> None:
     ks = world.create_ks()
     ui.login("npo-chair")
     page = ui.get(f"/arenden/{ks.id}")
-    created = page.doc.find("ol", class_="timeline").find("time")
+    created = page.doc.find("ol", class_="timeline").find_all("time")[-1]
     local = ks.created_at.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d %H:%M")
     assert created.text == local
 
@@ -334,3 +342,20 @@ def test_skip_link_and_landmarks(ui: Ui, world: World) -> None:
     ]
     assert 'style="' not in ui.get(f"/arenden/{ks.id}").html
     assert "<script" not in ui.get(f"/arenden/{ks.id}").html
+
+
+def test_printable_summary(ui: Ui, world: World) -> None:
+    ra = world.adaptation_in("implementing")
+    ui.login("vgr-coordinator")
+    page = ui.get(f"/arenden/{ra.id}")
+    assert page.doc.by_id("utskrift").attrs["href"] == f"/arenden/{ra.id}/sammanfattning"
+    assert page.doc.find("details", class_="diagram-fold").find("svg")  # folded, not gone
+    summary = ui.get(f"/arenden/{ra.id}/sammanfattning")
+    assert summary.doc.find("h1").text == page.doc.find("h1").text
+    assert not summary.doc.find_all("form", class_="action")  # no forms on paper
+    rows = summary.doc.by_id("sammanfattning-historik").find("tbody").find_all("tr")
+    assert "Skapat" in rows[-1].text  # newest first, the creation last
+    assert "Vgr Coordinator, samordnare, Västra Götalandsregionen" in summary.text
+    assert "@test.se" not in summary.doc.by_id("sammanfattning-historik").text
+    ui.login("skane-coordinator")
+    ui.get(f"/arenden/{ra.id}/sammanfattning", expect=404)

@@ -74,9 +74,9 @@ def test_states_do_not_overlap_and_fit(case_type: str) -> None:
 def test_many_source_triggers_become_notes() -> None:
     assert [n.label for n in diagram.layout("regional_adaptation").notes] == [
         "Ompröva ny version",
-        "Avbryt",
+        "Avbryt den regionala tillämpningen",
     ]
     assert diagram.note_texts("knowledge_support") == [
-        "Avbryt → Avbruten: från alla lägen utom Publicerad, Avpublicerad, Avbruten."
+        "Avbryt kunskapsstödet → Avbruten: från alla lägen utom Publicerad, Avpublicerad, Avbruten."
     ]
     assert diagram.layout("consultation_response").notes == ()

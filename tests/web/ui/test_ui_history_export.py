@@ -24,6 +24,7 @@ HEADER = [
     "Undantag av administratör",
     "Uppgifter",
     "Kommentar",
+    "Utförarens enhet",
 ]
 
 
@@ -107,6 +108,14 @@ def test_a_case_download_holds_its_own_history_only(ui: Ui, world: World) -> Non
         next(row for row in rows if row[4] == label("submit_for_decision"))[11]
         == "Gap analysis done"
     )
+    # People, not addresses (issue 17): the name, the role and the unit it is held in.
+    decided = next(row for row in rows if row[4] == label("submit_for_decision"))
+    assert (decided[7], decided[8], decided[12]) == (
+        "Vgr Lead",
+        "Processledare",
+        "Västra Götalandsregionen",
+    )
+    assert not any("@" in row[7] for row in rows)
 
 
 def test_cells_excel_would_run_are_neutralised(ui: Ui, world: World) -> None:

@@ -1,9 +1,11 @@
-"""Min inkorg: what each role sees, overdue first, and the local team's one-click actions."""
+"""Min inkorg: what waits for each role, grouped by urgency, search and filters, the local
+team's one-click actions, and the start page that fits the role."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import update
 
 from kflow.cases.models import Case
@@ -16,11 +18,24 @@ def rows(page: Page) -> dict[int, str]:
     """Case id -> the row's text, for every row of the inbox table."""
     if not page.doc.has_id("inkorg"):
         return {}
-    table = page.doc.by_id("inkorg")
+    inbox = page.doc.by_id("inkorg")
     return {
         int(tr.attrs["id"].removeprefix("arende-")): tr.text
-        for tr in table.find("tbody").find_all("tr")
+        for body in inbox.find_all("tbody")
+        for tr in body.find_all("tr")
     }
+
+
+def groups(page: Page) -> dict[str, list[int]]:
+    """Group heading -> the case ids under it, in order."""
+    found = {}
+    for section in page.doc.by_id("inkorg").find_all("section"):
+        heading = section.find("h2").text.split(" (")[0]
+        found[heading] = [
+            int(tr.attrs["id"].removeprefix("arende-"))
+            for tr in section.find("tbody").find_all("tr")
+        ]
+    return found
 
 
 def set_due(world: World, case: Case, due: dt.date) -> None:
@@ -126,8 +141,9 @@ def test_local_team_path_in_three_clicks(ui: Ui, world: World) -> None:
         world.session.expire(li)
         assert li.state == state
         assert f"”{label}” är gjort för ärende #{li.id}" in ui.get("/").text
-    # Implemented: what is left (follow-up, deviation) is done on the case page.
-    assert inline_button(ui.get("/"), li.id) is None
+    # Implemented: the case waits for nothing now (issue 17), so it leaves the inbox; what is
+    # left (follow-up, deviation) is done on the case page.
+    assert li.id not in rows(ui.get("/"))
 
 
 def test_member_may_only_acknowledge(ui: Ui, world: World) -> None:
@@ -145,3 +161,55 @@ def test_inbox_pages(ui: Ui, world: World) -> None:
     page = ui.get("/", offset="0")
     assert ks.id in rows(page)
     assert ui.get("/", expect=422, offset="-1").status == 422
+
+
+def test_grouped_by_urgency_with_the_title_as_the_link(ui: Ui, world: World) -> None:
+    ra, second = world.adaptation_in("implementing"), world.adaptation_in("implementing")
+    late, soon = world.implementation(ra), world.implementation(second)
+    later = world.implementation(ra, "vgr-psyk-2")
+    today = world.today()
+    sunday = today + dt.timedelta(days=6 - today.weekday())
+    set_due(world, late, today - dt.timedelta(days=1))
+    set_due(world, soon, sunday)
+    set_due(world, later, sunday + dt.timedelta(days=1))
+    lead = world.users["local-lead"]
+    org_users.grant(world.session, lead, "local_lead", world.units["vgr-psyk-2"])
+    world.session.flush()
+    ui.login("local-lead")
+    page = ui.get("/")
+    found = groups(page)
+    assert list(found) == ["Försenat", "Förfaller denna vecka", "Senare"]
+    assert (found["Försenat"], found["Förfaller denna vecka"]) == ([late.id], [soon.id])
+    assert found["Senare"][0] == later.id  # then second's unit 2, due in 10 business days
+    link = page.doc.by_id(f"arende-{late.id}").find("th").find("a")
+    assert link.text == "Depression hos vuxna"
+    assert link.attrs["href"] == f"/arenden/{late.id}"
+
+
+def test_search_and_filters(ui: Ui, world: World) -> None:
+    ks = world.ks_in("consultation")
+    response = world.case_of("consultation_response", ks, "vgr")
+    ra = world.adaptation_in("received")
+    ui.login("vgr-coordinator")
+    assert set(rows(ui.get("/"))) == {response.id, ra.id}
+    assert set(rows(ui.get("/", type="consultation_response"))) == {response.id}
+    assert set(rows(ui.get("/", state="received"))) == {ra.id}
+    assert set(rows(ui.get("/", knowledge_support=str(ks.id)))) == {response.id}
+    assert set(rows(ui.get("/", q=f"#{ra.id}"))) == {ra.id}
+    assert set(rows(ui.get("/", q="depression"))) == {response.id, ra.id}
+    empty = ui.get("/", q="finns inte 100%_")
+    assert rows(empty) == {} and "Inget som väntar på dig matchar sökningen." in empty.text
+    assert set(rows(ui.get("/", knowledge_support="nonsense"))) == set()
+    form = ui.get("/").doc.by_id("inkorg-filter")
+    assert form.attrs["method"] == "get"
+    options = form.find("select", name="knowledge_support").find_all("option")
+    assert {o.attrs["value"] for o in options} == {"", str(ks.id), str(ra.knowledge_support_id)}
+
+
+@pytest.mark.parametrize(
+    ("who", "start"), [("admin", "/oversikt"), ("npo-viewer", "/oversikt"), ("local-lead", "/")]
+)
+def test_the_start_page_fits_the_role(ui: Ui, who: str, start: str) -> None:
+    page = ui.login(who)
+    assert page.response.headers["Location"] == start
+    ui.get("/")  # the inbox stays one click away for everyone
