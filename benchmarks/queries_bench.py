@@ -131,20 +131,30 @@ class KflowQueries:
 # --- the twins ----------------------------------------------------------------------------------
 
 
-def act_states(roles: set[str]) -> list[tuple[str, str, str, list[str]]]:
-    """(case type, role, scope, states) where a role may fire a manual trigger (from the
-    machine declarations, once, before timing; the SQL itself is written out below)."""
+def wait_states(roles: set[str]) -> list[tuple[str, str, str, bool, list[str]]]:
+    """(case type, role, scope, near_due, states) where a case waits for a role (Min inkorg's
+    rule, from the machines' ``waits`` declarations, once, before timing; the SQL itself is
+    written out below)."""
     from kflow.states import MACHINES
 
-    found: dict[tuple[str, str, str], set[str]] = {}
+    found: dict[tuple[str, str, str, bool], set[str]] = {}
     for case_type, machine in MACHINES.items():
-        for spec in machine.triggers.values():
-            for grant in spec.grants:
-                if grant.role in roles:
-                    found.setdefault((case_type, grant.role, grant.scope), set()).update(
-                        spec.sources
-                    )
-    return [(t, r, s, sorted(states)) for (t, r, s), states in sorted(found.items())]
+        for state, wait in machine.waits.items():
+            for grants in machine.waited_grants(state).values():
+                for grant in grants:
+                    if grant.role in roles:
+                        key = (case_type, grant.role, str(grant.scope), wait.near_due)
+                        found.setdefault(key, set()).add(state)
+    return [(t, r, s, n, sorted(states)) for (t, r, s, n), states in sorted(found.items())]
+
+
+def near_day() -> str:
+    """The last due date that counts as near today (the inbox's default)."""
+    from kflow.calendar import local_date
+    from kflow.db import utcnow
+    from kflow.queries.inbox import near_until
+
+    return near_until(local_date(utcnow())).isoformat()
 
 
 USER = object()  # stands for the user id in a parameter list
@@ -165,14 +175,19 @@ class SqlQueries:
         )
         clauses: list[str] = []
         params: list[Any] = []
-        for case_type, role, scope, states in act_states(roles):
+        near = near_day()
+        for case_type, role, scope, near_due, states in wait_states(roles):
             marks = ", ".join("?" * len(states))
             if scope == "case":
                 place = f"(c.owner_id IN {reach} OR c.assignee_id IN {reach})"
                 params += [case_type, *states, USER, role, USER, role]
             else:
-                place = f"c.region_id IN {reach}"
+                column = {"region": "c.region_id", "recipient": "c.recipient_id"}[scope]
+                place = f"{column} IN {reach}"
                 params += [case_type, *states, USER, role]
+            if near_due:
+                place += " AND c.due <= ?"
+                params.append(near)
             clauses.append(f"(c.type = ? AND c.state IN ({marks}) AND {place})")
         self.inbox_where = " OR ".join(clauses) or "0"
         self.inbox_params = params

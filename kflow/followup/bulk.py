@@ -1,6 +1,7 @@
 """Writing many checked measurements at once (the CSV import, lifecycle.md §6.2) with a fixed
 number of statements per thousand rows: the current values they correct are found in chunks,
-superseded with one UPDATE per chunk, and the new rows go in with one executemany. The meaning
+superseded with one UPDATE per chunk, and the new rows go in with one INSERT ... SELECT per
+twenty thousand (kflow.followup.rows_insert). The meaning
 is that of ``measurements.write`` for each row."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kflow.errors import Conflict
 from kflow.followup.measurements import CONCURRENT, Prepared
 from kflow.followup.models import Measurement
 from kflow.followup.reporters import chunks
+from kflow.followup.rows_insert import insert_rows
 from kflow.states import local_implementation as li_states
 
 M = cast(Table, Measurement.__table__)
@@ -80,33 +82,26 @@ def write_many(
     implementations = {id(r.implementation): r.implementation for r in ready}
     case_ids = {key: li.id if li is not None else None for key, li in implementations.items()}
     rows = [
-        {
-            "indicator_id": key[0],
-            "unit_id": key[1],
-            "period": key[2],
-            "value": r.values[0],
-            "numerator": r.values[1],
-            "denominator": r.values[2],
-            "comment": r.comment,
-            "case_id": case_ids[id(r.implementation)],
-            "reported_by_id": reporter,
-            "reported_at": now,
-            "supersedes_id": previous.get(key),
-        }
+        (
+            key[0],
+            key[1],
+            key[2],
+            r.values[0],
+            r.values[1],
+            r.values[2],
+            r.comment,
+            case_ids[id(r.implementation)],
+            previous.get(key),
+        )
         for r, key in zip(ready, keys, strict=True)
     ]
-    # A column that is empty on every row is left out of the INSERT (it is NULL all the same).
-    for name in ("comment", "case_id", "supersedes_id", "numerator", "denominator"):
-        if all(row[name] is None for row in rows):
-            for row in rows:
-                del row[name]
     following = [
         li
         for li in implementations.values()
         if li is not None and li.state == li_states.State.FOLLOWING_UP
     ]
     try:
-        connection.execute(M.insert(), rows)
+        insert_rows(connection, rows, reported_by_id=reporter, reported_at=now)
     except IntegrityError:  # the partial unique index: a value written at the same time
         raise Conflict(CONCURRENT) from None
     if following:

@@ -28,6 +28,7 @@ from kflow.followup.reporters import Reporters
 from kflow.followup.values import measured
 from kflow.org.models import Unit
 
+UNCHECKED = object()
 REQUIRED = ["indikator", "enhet", "period", "värde"]
 HEADERS = [
     REQUIRED,
@@ -137,6 +138,11 @@ def import_csv(
     }
     by_unit = {code: (u, u.id) for code, u in units.items()}
     width = len(header)
+    # What one line has decided for the next: period codes, the reporter's right per indicator
+    # and unit (refusals are not kept: they are asked again), periods that have started.
+    period_codes: dict[str, str] = {}
+    rights: dict[tuple[int, int], Any] = {}
+    started: set[str] = set()
     for line, row in found:
         if len(row) != width:
             refused.append((line, f"Raden har {len(row)} fält, rubriken {width}."))
@@ -153,15 +159,21 @@ def import_csv(
         indicator, indicator_id, aggregation, unit_of_measure = ind
         unit, unit_id = place
         try:
-            code = checked.code(fields[2])
+            text = fields[2]
+            code = period_codes.get(text) or period_codes.setdefault(text, checked.code(text))
             key = (indicator_id, unit_id, code)
             if key in seen:
                 raise ValidationError(
                     f"Samma indikator, enhet och period som rad {seen[key]}: en rad per mätvärde."
                 )
             seen[key] = line
-            implementation = reporters.check(indicator, unit, key=key[:2])
-            checked.require_started(code)
+            pair = (indicator_id, unit_id)
+            implementation = rights.get(pair, UNCHECKED)
+            if implementation is UNCHECKED:
+                implementation = rights[pair] = reporters.check(indicator, unit, key=pair)
+            if code not in started:
+                checked.require_started(code)
+                started.add(code)
             values = measured(
                 aggregation,
                 unit_of_measure,
@@ -169,7 +181,7 @@ def import_csv(
                 None if top_at is None else fields[top_at],
                 None if bottom_at is None else fields[bottom_at],
             )
-            comment = measurements.comment_text(None if comment_at is None else row[comment_at])
+            comment = None if comment_at is None else measurements.comment_text(row[comment_at])
             ready.append(
                 measurements.Prepared(
                     indicator, unit_id, implementation, code, values, comment, None

@@ -108,3 +108,37 @@ def test_duplicates_and_every_bad_line_are_named_together(world_with_indicators)
     assert "Period måste vara" in lines[5]
     assert count(world) == 0
     assert refused.value.to_dict()["error"]["lines"][0] == {"line": 4, "reason": lines[4]}
+
+
+def test_imported_rows_hold_what_a_single_report_would(world_with_indicators):
+    """Every column of the rows an import writes: values, ratio parts, comment, the local
+    implementation it belongs to, who and when, and a correction's link to the row it
+    supersedes (which keeps its value and gets superseded_at)."""
+    world = world_with_indicators
+    run(world, HEADER + "VP-1;vgr-psyk-1;2026-Q3;70;;;\n")
+    (old,) = world.session.scalars(select(Measurement)).all()
+    body = (
+        "VP-1;vgr-psyk-1;2026-Q3;71,25;;;Rättat: fel i registret\n"
+        "UP-1;vgr-psyk-2;2026-T2;;3;7;\n"
+        'VP-1;vgr-psyk-2;2026;0,5;;;"Citat ""och"" semikolon; åäö"\n'
+    )
+    assert run(world, HEADER + body) == 3
+    world.session.expire_all()
+    rows = world.session.scalars(select(Measurement).order_by(Measurement.id)).all()
+    coordinator = world.users["vgr-coordinator"].id
+    got = [
+        (r.unit_id, r.period, r.value, r.numerator, r.denominator, r.comment, r.supersedes_id,
+         r.reported_by_id, r.reported_at, r.superseded_at)
+        for r in rows
+    ]  # fmt: skip
+    psyk1, psyk2 = world.units["vgr-psyk-1"].id, world.units["vgr-psyk-2"].id
+    assert got == [
+        (psyk1, "2026-Q3", 70.0, None, None, None, None, coordinator, NOW, NOW),
+        (psyk1, "2026-Q3", 71.25, None, None, "Rättat: fel i registret", old.id, coordinator,
+         NOW, None),
+        (psyk2, "2026-T2", pytest.approx(300 / 7), 3.0, 7.0, None, None, coordinator, NOW, None),
+        (psyk2, "2026", 0.5, None, None, 'Citat "och" semikolon; åäö', None, coordinator, NOW,
+         None),
+    ]  # fmt: skip
+    # The report on the implemented unit is linked to its local implementation's timeline.
+    assert rows[1].case_id is not None and rows[1].case_id == rows[0].case_id
