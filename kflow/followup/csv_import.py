@@ -81,7 +81,7 @@ def rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
             if header is None:
                 header = [name.strip().lower() for name in row]
                 continue
-            if any(field.strip() for field in row):
+            if "".join(row).strip():  # a line of blanks (and separators) is no line
                 found.append((reader.line_num, row))
             if len(found) > MAX_LINES:
                 raise ImportRefused([(reader.line_num, f"Filen får ha högst {MAX_LINES} rader.")])
@@ -121,12 +121,13 @@ def import_csv(
     seen: dict[tuple[int, int, str], int] = {}
     ready = []
     reporters = Reporters(session, authority)
+    named = {
+        (row[0].strip(), row[1].strip()) for row in {tuple(r[:2]) for _, r in found} if len(row) > 1
+    }
     reporters.preload(
-        {
-            (indicators[row[0].strip()], units[row[1].strip()])
-            for _, row in found
-            if len(row) > 1 and row[0].strip() in indicators and row[1].strip() in units
-        }
+        (indicators[code], units[unit])
+        for code, unit in named
+        if code in indicators and unit in units
     )
     column = {name: i for i, name in enumerate(header)}
     value_at, top_at, bottom_at = column["värde"], column.get("täljare"), column.get("nämnare")
@@ -147,7 +148,7 @@ def import_csv(
         if len(row) != width:
             refused.append((line, f"Raden har {len(row)} fält, rubriken {width}."))
             continue
-        fields = [field.strip() for field in row]
+        fields = list(map(str.strip, row))
         ind = by_indicator.get(fields[0])
         place = by_unit.get(fields[1])
         if ind is None:

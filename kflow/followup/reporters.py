@@ -117,7 +117,8 @@ class Reporters:
         (``key``: the ids of the indicator and the unit, when the caller has them at hand.)"""
         key = key or (indicator.id, unit.id)
         if key not in self._checked:
-            self.preload([(indicator, unit)])
+            if unit.id not in self._regions or key not in self._targets:
+                self.preload([(indicator, unit)])
             try:
                 self._checked[key] = self._decide(indicator, unit)
             except KflowError as refusal:
