@@ -459,6 +459,15 @@ def _followup(results: dict[str, Any]) -> list[str]:
         "measurements (`csv_import.import_csv`, every line checked, one transaction) against a "
         "raw `executemany` of the same rows.",
         "",
+    ]
+    rerun = results.get("followup_rerun")
+    if rerun:
+        lines += [
+            f"These follow-up figures are from a later run of this part alone ({rerun['date']}, "
+            f"commit {rerun['commit']}): {rerun['why']}.",
+            "",
+        ]
+    lines += [
         "| database | size | measurements | kflow p50 ms | kflow p95 ms | SQL p50 ms "
         "| SQL p95 ms |",
         "|---|---|---:|---:|---:|---:|---:|",
