@@ -153,7 +153,7 @@ class RegionalAdaptation(Case):
 class LocalImplementation(Case):
     __mapper_args__ = {"polymorphic_identity": CaseType.LOCAL_IMPLEMENTATION.value}
 
-    # "Klart senast" given at hand-off: when implementation should be done.
+    # "Infört senast" given at hand-off: when implementation should be done.
     target_date: Mapped[dt.date | None]
 
     knowledge_support: Mapped[KnowledgeSupport] = relationship(

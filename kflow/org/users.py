@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -87,3 +87,8 @@ def revoke(session: Session, user: User, role: str, unit: Unit) -> None:
     if membership is None:
         raise NotFound("Användaren har inte den rollen i enheten.")
     session.delete(membership)
+
+
+def remember_overview_scope(session: Session, user_id: int, scope: str) -> None:
+    """Keep the user's *Min region* / *Min enhet* choice for their next visit."""
+    session.execute(update(User).where(User.id == user_id).values(overview_scope=scope))

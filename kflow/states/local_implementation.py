@@ -76,7 +76,7 @@ def _acknowledge_by(facts: DueFacts) -> dt.date:
 
 
 def _implemented_by(facts: DueFacts) -> dt.date:
-    """The hand-off's "klart senast" if it gave one, else the default time to implement."""
+    """The hand-off's "infört senast" if it gave one, else the default time to implement."""
     target: dt.date | None = getattr(facts.case, "target_date", None)
     days = facts.settings.deadlines.implementation_done_days
     return target or facts.today + dt.timedelta(days=days)

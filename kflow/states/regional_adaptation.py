@@ -113,7 +113,7 @@ def _implementations_done(ctx: Context) -> None:
 
 
 def _hand_off_fields(ctx: Context) -> dict[str, Any]:
-    """ "Klart senast" (``due``) becomes the implementations' target date."""
+    """ "Infört senast" (``due``) becomes the implementations' target date."""
     due = ctx.params.get("due")
     return {"target_date": dt.date.fromisoformat(due) if due else None}
 
@@ -257,7 +257,7 @@ MACHINE = CaseMachine(
             grants=(COORDINATOR, PROCESS_LEAD),
             params=(
                 Param("units", ParamKind.UNITS, "Lokala enheter", required=True),
-                Param("due", ParamKind.DATE, "Klart senast"),
+                Param("due", ParamKind.DATE, "Infört senast"),
             ),
             effects=(HAND_OFF,),
         ),

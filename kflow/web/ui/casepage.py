@@ -134,7 +134,7 @@ def facts(
         out += [Fact("Enhet", units[case.owner_id].name)]
         if case.region_id is not None:
             out.append(Fact("Region", units[case.region_id].name))
-        out.append(Fact("Klart senast", labels.date_text(case.target_date)))
+        out.append(Fact("Infört senast", labels.date_text(case.target_date)))
     out += [
         Fact("Skapat", labels.local_time(case.created_at, tz)),
         Fact("Senast ändrat", labels.local_time(case.updated_at, tz)),

@@ -274,7 +274,7 @@ def test_region_coordinator_hands_off_to_local_units(page: Page) -> None:
     form.get_by_label("Vårdcentral Majorna").check()
     form.get_by_label("Vårdcentral Kungshöjd").check()
     due = dt.date.today() + dt.timedelta(days=180)
-    form.get_by_label("Klart senast").fill(due.isoformat())
+    form.get_by_label("Infört senast").fill(due.isoformat())
     form.get_by_label("Kommentar (valfri)").fill("Start med två vårdcentraler i Göteborg.")
     form.scroll_into_view_if_needed()
     screenshot(page, "overlamning.png")
@@ -294,7 +294,7 @@ def test_region_coordinator_hands_off_to_local_units(page: Page) -> None:
     latest = page.locator("#historik .timeline li").first  # newest first
     expect(latest).to_contain_text("Lämna över till lokala enheter: Beslut: införs → Införande")
     expect(latest).to_contain_text("Vårdcentral Kungshöjd, Vårdcentral Majorna")
-    expect(latest).to_contain_text(f"Klart senast{due.isoformat()}")
+    expect(latest).to_contain_text(f"Infört senast{due.isoformat()}")
 
 
 def test_overview_filtered_by_npo_shows_the_matrix(page: Page) -> None:

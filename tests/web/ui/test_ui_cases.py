@@ -257,7 +257,7 @@ def test_parameters_render_from_the_declaration(ui: Ui, world: World) -> None:
     due = form.by_id("f-hand_off-due")
     assert due.attrs["type"] == "date"
     assert due.attrs["min"] > world.today().isoformat()
-    assert form.find("label", for_="f-hand_off-due").text == "Klart senast"
+    assert form.find("label", for_="f-hand_off-due").text == "Infört senast"
     assert form.find("input", name="lock_version").attrs["value"] == str(ra.lock_version)
     comment = form.by_id("f-hand_off-comment")
     assert comment.tag == "textarea" and "required" not in comment.attrs
