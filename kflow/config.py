@@ -38,7 +38,9 @@ ENV_ALIASES = {
     "MAIL_DIR": "mail.dir",
 }
 # Never repeated in an error message: a mistyped secret is still a secret.
-SECRET_SETTINGS = frozenset({"secret_key", "database_url", "mail.smtp_password"})
+SECRET_SETTINGS = frozenset(
+    {"secret_key", "database_url", "mail.smtp_password", "oidc.client_secret"}
+)
 # Not settings, but read from the same namespace.
 ENV_IGNORED = {"CONFIG", "CONFIG_DIR"}
 
@@ -103,6 +105,42 @@ class LoginSettings:
     window_seconds: int = 900
     lockout_seconds: int = 900
     trusted_proxies: int = 0
+    # Local passwords (the e-mail and password form, "Glömt lösenord?"); false where every user
+    # signs in through the region's identity provider (oidc).
+    passwords: bool = True
+    # A signed-in session ends after this many minutes without a request, and this many hours
+    # after sign-in whatever happens.
+    idle_minutes: int = 120
+    absolute_hours: int = 12
+    # How long a "Glömt lösenord?" link works.
+    reset_link_minutes: int = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on through an OpenID Connect provider (on when ``issuer`` is set)."""
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "openid email profile"
+    # The button's text: "Logga in med <provider_name>".
+    provider_name: str = "SITHS eID"
+    # The claim holding the user's e-mail address, and an optional one holding an HSA-id.
+    email_claim: str = "email"
+    hsa_id_claim: str = ""
+    # First sign-in of someone kflow does not know creates the user (with no roles).
+    auto_create: bool = False
+    # Roles from the token only as mapped here: "<group>=<role>@<unit code>", the group read
+    # from groups_claim. Empty: roles are given in kflow only.
+    groups_claim: str = "groups"
+    role_mappings: tuple[str, ...] = ()
+    # Seconds to wait for the provider (discovery, token, userinfo) before giving up.
+    timeout_seconds: int = 10
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +173,7 @@ class Settings:
     login: LoginSettings = dataclasses.field(default_factory=LoginSettings)
     followup: FollowupSettings = dataclasses.field(default_factory=FollowupSettings)
     attachments: AttachmentSettings = dataclasses.field(default_factory=AttachmentSettings)
+    oidc: OidcSettings = dataclasses.field(default_factory=OidcSettings)
 
     @property
     def is_development(self) -> bool:
@@ -303,6 +342,8 @@ def _validate(settings: Settings) -> None:
             f"Setting 'mail.backend' must be smtp or file, not {settings.mail.backend!r}."
         )
     for name, value in dataclasses.asdict(settings.login).items():
+        if isinstance(value, bool):
+            continue
         least = 0 if name == "trusted_proxies" else 1
         if value < least:
             raise ConfigError(f"Setting 'login.{name}' must be at least {least}, not {value}.")
@@ -327,6 +368,7 @@ def _validate(settings: Settings) -> None:
             "Setting 'attachments.max_mb' must lie between 1 and 1024, "
             f"not {settings.attachments.max_mb}."
         )
+    _validate_oidc(settings)
     try:
         import zoneinfo
 
@@ -335,6 +377,30 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"Setting 'timezone' names no known time zone: {settings.timezone!r}."
         ) from None
+
+
+def _validate_oidc(settings: Settings) -> None:
+    oidc = settings.oidc
+    if not oidc.enabled:
+        if not settings.login.passwords:
+            raise ConfigError(
+                "Setting 'login.passwords' is false but no 'oidc.issuer' is set: nobody could "
+                "sign in."
+            )
+        return
+    if not re.match(r"^https?://[^\s/]+", oidc.issuer):
+        raise ConfigError(f"Setting 'oidc.issuer' must be an http(s) URL, not {oidc.issuer!r}.")
+    if not oidc.client_id:
+        raise ConfigError("Setting 'oidc.client_id' is required when 'oidc.issuer' is set.")
+    if "openid" not in oidc.scopes.split():
+        raise ConfigError(f"Setting 'oidc.scopes' must include openid, not {oidc.scopes!r}.")
+    if oidc.timeout_seconds < 1:
+        raise ConfigError("Setting 'oidc.timeout_seconds' must be at least 1.")
+    for mapping in oidc.role_mappings:
+        if not re.fullmatch(r"[^=\s]+=[a-z_]+@[^@\s]+", mapping):
+            raise ConfigError(
+                f"Setting 'oidc.role_mappings' has {mapping!r}; use <group>=<role>@<unit code>."
+            )
 
 
 __all__ = ["ConfigError", "Settings", "load_settings"]

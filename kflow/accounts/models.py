@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from typing import Any
+
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,6 +49,10 @@ class SignInSession(Base):
     client_hash: Mapped[str] = mapped_column(String(64))
     password_tag: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the session was last used (written at most once a minute): the idle timeout.
+    last_seen_at: Mapped[dt.datetime | None]
+    # How the user signed in: password or oidc.
+    method: Mapped[str] = mapped_column(String(16), default="password", server_default="password")
     ended_at: Mapped[dt.datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(40))
 
@@ -87,3 +93,36 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
+
+
+class PasswordReset(Base):
+    """A "Glömt lösenord?" link: single use, expiring. The link carries a secret; the row keeps
+    only its SHA-256. Using it (or a newer link, or a changed password) ends it."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class AccountEvent(Base):
+    """One change to an account, append-only (database triggers refuse UPDATE and DELETE):
+    created, renamed, deactivated, activated, password set or reset, a role granted or revoked,
+    signed out everywhere, created by single sign-on. ``actor`` is who did it (an e-mail, or
+    "kflow" for the system and "cli" for an operator at the command line); ``detail`` holds
+    what changed (old and new name, the role and unit, ...), never a secret."""
+
+    __tablename__ = "account_events"
+    __table_args__ = (Index("ix_account_events_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -46,8 +46,11 @@ class Resumed:
     cookie_value: str
 
 
-def start(session: Session, user: User, client: str, now: dt.datetime) -> str:
-    """Begin a session for ``user`` from ``client`` (client_hash); the cookie value to keep."""
+def start(
+    session: Session, user: User, client: str, now: dt.datetime, method: str = "password"
+) -> str:
+    """Begin a session for ``user`` from ``client`` (client_hash), signed in by ``method``
+    (password or oidc), and note the user's last log-in; the cookie value to keep."""
     secret = secrets.token_urlsafe(32)
     row = SignInSession(
         user_id=user.id,
@@ -55,7 +58,10 @@ def start(session: Session, user: User, client: str, now: dt.datetime) -> str:
         client_hash=client,
         password_tag=password_tag(user),
         created_at=now,
+        last_seen_at=now,
+        method=method,
     )
+    user.last_login_at = now
     session.add(row)
     session.flush()  # generate row.id for the cookie
     return f"{row.id}.{secret}"

@@ -71,6 +71,7 @@ class UnitClosure(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_hsa_id", "hsa_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -81,6 +82,9 @@ class User(Base):
     # Översikt's and Försenade's *Min region* / *Min enhet* choice, remembered (all, region,
     # unit; None until chosen).
     overview_scope: Mapped[str | None] = mapped_column(String(16))
+    # The user's HSA-id (e.g. SE2321000131-E000000000001), which single sign-on may match on.
+    hsa_id: Mapped[str | None] = mapped_column(String(64))
+    last_login_at: Mapped[dt.datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
