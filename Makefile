@@ -63,14 +63,32 @@ $(BENCH_STAMP): $(BIN)/kflow setup.cfg
 bench: venv $(BENCH_STAMP) ## Full benchmarks (~5 min): benchmarks/results.json, docs/benchmarks.md
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+.PHONY: bench-scale
+bench-scale: venv $(BENCH_STAMP) ## PostgreSQL to 3.1M cases and pages through HTTP (~25 min once its data sets are kept; first build ~15 min more)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null; } || \
+	  { echo "bench-scale needs wrk (Debian: apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m benchmarks.scale $(BENCH_ARGS)
+
 .PHONY: bench-quick
 bench-quick: venv $(BENCH_STAMP) ## Benchmark smoke run (tiny counts; BENCH_OUT=dir keeps the output)
 	$(BIN)/python -m benchmarks --quick $(if $(BENCH_OUT),--out $(BENCH_OUT)/results.json --md $(BENCH_OUT)/benchmarks.md) $(BENCH_ARGS)
 
 ##@ Develop
 
+# The OpenID Connect provider the single sign-on tests start (tests/oidc: oidc-provider on
+# Node.js). Without npm those tests are skipped, and say so.
+OIDC_STAMP := tests/oidc/node_modules/.package-lock.json
+
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests/oidc --no-audit --no-fund; \
+	else \
+	  echo "npm not found: the OpenID Connect tests will be skipped (install nodejs and npm)"; \
+	fi
+
 .PHONY: test
-test: dev ## Run the whole test suite (SQLite and PostgreSQL)
+test: dev $(OIDC_STAMP) ## Run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: lint

@@ -160,9 +160,30 @@ def near_day() -> str:
 USER = object()  # stands for the user id in a parameter list
 
 
+class PgConnection:
+    """A psycopg connection that takes the twins' SQL as written for sqlite3 (``?`` marks),
+    in autocommit mode so their own BEGIN and COMMIT frame each call; statements are prepared
+    on first use, as sqlite3's statement cache does."""
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=0)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class SqlQueries:
-    def __init__(self, path: Path, inbox_user: int) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, cached_statements=64)
+    def __init__(self, path: Path | PgConnection, inbox_user: int) -> None:
+        self.conn: Any = (
+            path
+            if isinstance(path, PgConnection)
+            else sqlite3.connect(path, isolation_level=None, cached_statements=64)
+        )
         roles = {
             r
             for (r,) in self.conn.execute(
@@ -189,7 +210,7 @@ class SqlQueries:
                 place += " AND c.due <= ?"
                 params.append(near)
             clauses.append(f"(c.type = ? AND c.state IN ({marks}) AND {place})")
-        self.inbox_where = " OR ".join(clauses) or "0"
+        self.inbox_where = " OR ".join(clauses) or "1 = 0"
         self.inbox_params = params
 
     def _q(self, sql: str, params: Any = ()) -> list[Any]:
@@ -306,7 +327,12 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     vgr = info.region("vgr")
     today = local_date(utcnow()).isoformat()
     kflow_q = KflowQueries(url, tmp)
-    sql_q = SqlQueries(Path(url.removeprefix("sqlite:///")), vgr["lead"])
+    sql_q = SqlQueries(
+        Path(url.removeprefix("sqlite:///"))
+        if url.startswith("sqlite")
+        else PgConnection(url.replace("postgresql+psycopg://", "postgresql://")),
+        vgr["lead"],
+    )
     ks_id, ks_chair = args["ks_id"], args["ks_chair"]
     calls: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
         "overview": (lambda: kflow_q.overview(vgr["lead"]), lambda: sql_q.overview(vgr["lead"])),

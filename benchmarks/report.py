@@ -306,6 +306,9 @@ def render(results: dict[str, Any]) -> str:
     lines += _queries(results)
     lines += _sweep(results)
     lines += _followup(results)
+    from benchmarks.scale import report as scale_report
+
+    lines += scale_report.render(results)
     lines += _notes(results)
     lines += _profiles(results)
     lines += _method(results)

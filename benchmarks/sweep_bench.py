@@ -28,8 +28,17 @@ from typing import Any
 from benchmarks.common import kflow_runtime, peak_rss_mb, worker_main
 
 
-def due_count(path: Path, today: dt.date) -> int:
-    conn = sqlite3.connect(path)
+def due_count(url: str, today: dt.date) -> int:
+    if url.startswith("postgresql"):
+        import psycopg
+
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as pg:
+            found = pg.execute(
+                "SELECT count(*) FROM cases WHERE next_reminder_on <= %s", (today,)
+            ).fetchone()
+            return int(found[0]) if found else 0
+    conn = sqlite3.connect(Path(url.removeprefix("sqlite:///")))
     try:
         return int(
             conn.execute(
@@ -48,7 +57,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     url = args["url"]
     runtime = kflow_runtime(url, args.get("mode", "relaxed"), Path(args["tmp"]))
     now = utcnow()
-    due = due_count(Path(url.removeprefix("sqlite:///")), local_date(now))
+    due = due_count(url, local_date(now))
     sweep(runtime, now - dt.timedelta(days=30))  # warm-up: nothing is due a month ago
     gc.collect()
     out: dict[str, Any] = {"cases_due": due}

@@ -4,7 +4,6 @@ so every web worker process counts the same attempts and a session ends everywhe
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String

@@ -3,8 +3,13 @@
 The session cookie (signed by Flask, not secret from its holder) carries ``<id>.<secret>``; the
 row keeps the secret's SHA-256. A session is accepted while its row has not ended, the secret
 matches, the request comes from the client that signed in (its address, as the trusted reverse
-proxies report it, and its User-Agent), the user is active and the password is the one signed
-in with. Signing out ends the row, so every copy of the cookie stops working at once.
+proxies report it, and its User-Agent), the user is active, the password is the one signed
+in with, and it is neither idle (no request for ``idle_minutes``) nor older than
+``absolute_hours``. Signing out ends the row, so every copy of the cookie stops working at once.
+
+A session's last use (``last_seen_at``, which the idle timeout reads) is written at most once a
+minute (``TOUCH_RESOLUTION``), after the request and in a transaction of its own, so reading a
+page never needs the write lock for it.
 """
 
 from __future__ import annotations
@@ -15,11 +20,16 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kflow.accounts.models import SignInSession
+from kflow.config import LoginSettings
 from kflow.org.models import User
+
+# last_seen_at is written at most this often per session.
+TOUCH_RESOLUTION = dt.timedelta(minutes=1)
+IDLE, EXPIRED = "idle", "expired"
 
 
 def client_hash(secret_key: str, address: str, user_agent: str | None) -> str:
@@ -44,6 +54,40 @@ class Resumed:
     user: User
     session_id: int
     cookie_value: str
+    # The session's last use is older than TOUCH_RESOLUTION: record this one (touch).
+    needs_touch: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TimedOut:
+    """A session that was valid but ran out: ``reason`` is IDLE or EXPIRED (its absolute
+    lifetime is over). It is to be ended with that reason."""
+
+    session_id: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Lifetime:
+    """How long a session lasts: without a request (idle), and at most (absolute)."""
+
+    idle: dt.timedelta
+    absolute: dt.timedelta
+
+    @classmethod
+    def of(cls, settings: LoginSettings) -> Lifetime:
+        return cls(
+            dt.timedelta(minutes=settings.idle_minutes),
+            dt.timedelta(hours=settings.absolute_hours),
+        )
+
+    def ran_out(self, row: SignInSession, now: dt.datetime) -> str | None:
+        """IDLE or EXPIRED if the session ran out by ``now``, else None."""
+        if row.created_at <= now - self.absolute:
+            return EXPIRED
+        if (row.last_seen_at or row.created_at) <= now - self.idle:
+            return IDLE
+        return None
 
 
 def start(
@@ -61,6 +105,9 @@ def start(
         last_seen_at=now,
         method=method,
     )
+    # By statement: the sign-in read the user in a read transaction of its own (kflow.web.ui.auth),
+    # so ``user`` may belong to no session, and setting the attribute alone would save nothing.
+    session.execute(update(User).where(User.id == user.id).values(last_login_at=now))
     user.last_login_at = now
     session.add(row)
     session.flush()  # generate row.id for the cookie
@@ -75,8 +122,15 @@ def parse(cookie_value: str | None) -> tuple[int, str] | None:
     return int(raw_id), secret
 
 
-def resume(session: Session, cookie_value: str | None, client: str) -> Resumed | None:
-    """The session the cookie names, if it may go on (one query); None otherwise."""
+def resume(
+    session: Session,
+    cookie_value: str | None,
+    client: str,
+    lifetime: Lifetime,
+    now: dt.datetime,
+) -> Resumed | TimedOut | None:
+    """The session the cookie names, if it may go on (one query); TimedOut if it was valid
+    but is idle or too old (the caller ends it); None otherwise."""
     parsed = parse(cookie_value)
     if parsed is None:
         return None
@@ -97,7 +151,37 @@ def resume(session: Session, cookie_value: str | None, client: str) -> Resumed |
         or row.password_tag != password_tag(user)
     ):
         return None
-    return Resumed(user, row.id, f"{row.id}.{secret}")
+    reason = lifetime.ran_out(row, now)
+    if reason is not None:
+        return TimedOut(row.id, reason)
+    last_seen = row.last_seen_at or row.created_at
+    return Resumed(user, row.id, f"{row.id}.{secret}", last_seen <= now - TOUCH_RESOLUTION)
+
+
+def touch(session: Session, session_id: int, now: dt.datetime) -> None:
+    """Record a use of the session, unless one was recorded in the last minute."""
+    session.execute(
+        update(SignInSession)
+        .where(
+            SignInSession.id == session_id,
+            SignInSession.ended_at.is_(None),
+            or_(
+                SignInSession.last_seen_at.is_(None),
+                SignInSession.last_seen_at < now - TOUCH_RESOLUTION,
+            ),
+        )
+        .values(last_seen_at=now)
+    )
+
+
+def retag(session: Session, session_id: int, user: User) -> None:
+    """Keep one session going through a password change (the user changed it in that very
+    session): it is tagged with the new password."""
+    session.execute(
+        update(SignInSession)
+        .where(SignInSession.id == session_id)
+        .values(password_tag=password_tag(user))
+    )
 
 
 def end(session: Session, session_id: int, reason: str, now: dt.datetime) -> None:
@@ -109,11 +193,33 @@ def end(session: Session, session_id: int, reason: str, now: dt.datetime) -> Non
     )
 
 
-def end_all(session: Session, user_id: int, reason: str, now: dt.datetime) -> int:
-    """End every open session of the user; the number ended."""
+def end_all(
+    session: Session, user_id: int, reason: str, now: dt.datetime, keep: int | None = None
+) -> int:
+    """End every open session of the user (but ``keep``, if given); the number ended."""
     result = session.execute(
         update(SignInSession)
-        .where(SignInSession.user_id == user_id, SignInSession.ended_at.is_(None))
+        .where(
+            SignInSession.user_id == user_id,
+            SignInSession.ended_at.is_(None),
+            SignInSession.id != (keep if keep is not None else -1),
+        )
         .values(ended_at=now, end_reason=reason)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def open_sessions(session: Session, user_id: int, lifetime: Lifetime, now: dt.datetime) -> int:
+    """How many sessions of the user are open (not ended and not run out)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(SignInSession)
+        .where(
+            SignInSession.user_id == user_id,
+            SignInSession.ended_at.is_(None),
+            SignInSession.created_at > now - lifetime.absolute,
+            func.coalesce(SignInSession.last_seen_at, SignInSession.created_at)
+            > now - lifetime.idle,
+        )
+    )
+    return int(count or 0)

@@ -6,6 +6,8 @@ writer for anything but GET, HEAD and OPTIONS (on SQLite it takes the write lock
 read-then-write request waits for the lock instead of failing), a reader otherwise.
 ``reading()`` is a short read-only transaction of its own, over before the request's begins
 (signing in reads the account, then checks the password outside any transaction).
+``writing()`` is a write transaction of its own, for the single sign-on callback: a GET that
+must write.
 
 **Commit.** A writing request is committed once its response is built, before any other
 ``after_request`` hook sees it, and only if it succeeded (status below 400); anything else is
@@ -130,6 +132,16 @@ def reading() -> Iterator[Session]:
         raise RuntimeError("reading() must come before the request's own session is opened")
     with runtime().transaction(write=False) as read:
         yield read
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[Session]:
+    """A write transaction of its own, committed when the block ends without an exception:
+    for the one GET that must write (the single sign-on callback, kflow.web.ui.oidc: the
+    provider sends the browser back with a GET, and signing in records the session). A
+    transient database error in it runs the request again, like any other."""
+    with runtime().transaction(write=True) as own:
+        yield own
 
 
 def refused(render: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:

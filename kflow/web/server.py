@@ -25,16 +25,19 @@ class KflowServer(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """gunicorn's settings for kflow in production (the benchmarks' WSGI twin runs on them)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "accesslog": "-",
+        "timeout": 60,
+        "graceful_timeout": 20,
+        # gunicorn's control socket lives at one path per OS user (~/.gunicorn), so two
+        # servers of one user would fight over it; kflow does not use it.
+        "control_socket_disable": True,
+    }
+
+
 def run(host: str, port: int, workers: int) -> None:
-    KflowServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "accesslog": "-",
-            "timeout": 60,
-            "graceful_timeout": 20,
-            # gunicorn's control socket lives at one path per OS user (~/.gunicorn), so two
-            # servers of one user would fight over it; kflow does not use it.
-            "control_socket_disable": True,
-        }
-    ).run()
+    KflowServer(options(host, port, workers)).run()

@@ -78,10 +78,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], log_path: Path, workers: int = 4) -> Iterator[Served]:
-    """``kflow -v serve`` with ``workers`` workers (kflow's INFO lines in the log too);
-    stopped (SIGTERM, then SIGKILL) afterwards."""
-    port = free_port()
+def serving(
+    env: dict[str, str], log_path: Path, workers: int = 4, port: int | None = None
+) -> Iterator[Served]:
+    """``kflow -v serve`` with ``workers`` workers (kflow's INFO lines in the log too) on
+    ``port`` (a free one if None); stopped (SIGTERM, then SIGKILL) afterwards."""
+    port = port or free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [KFLOW, "-v", "serve", "--port", str(port), "--workers", str(workers)],

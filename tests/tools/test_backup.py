@@ -152,6 +152,11 @@ def _build_rich(runtime: Runtime) -> None:
             signin.start(session, users[0], "c" * 64, NOW)
             ended = signin.start(session, users[1], "d" * 64, NOW)
             signin.end(session, int(ended.partition(".")[0]), "sign_out", NOW)
+        # "Glömt lösenord?" links (kflow.accounts.passwords): one ended by a newer one.
+        from kflow.accounts import passwords
+
+        passwords.new_link(session, runtime.settings, users[0], NOW)
+        passwords.new_link(session, runtime.settings, users[0], NOW)
 
 
 @pytest.fixture(scope="module", params=conftest.BACKENDS)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from kflow.accounts import events
 from kflow.calendar import local_date
 from kflow.cases.events import CaseEvent
 from kflow.cases.models import Case
@@ -183,14 +184,35 @@ def test_demo_has_a_user_for_every_role_and_all_can_log_in(demo_session: Session
         )
     )
     assert roles == set(Role)
-    users = session.scalars(select(User).where(User.email.like(DEMO_USERS))).all()
+    users = session.scalars(
+        select(User).where(User.email.like(DEMO_USERS), User.is_active.is_(True))
+    ).all()
     assert len(users) == len(USERS)
-    assert all(user.is_active and user.password_hash for user in users)
+    assert all(user.password_hash for user in users)
     # Checked once per distinct hash (the users share one): scrypt is slow on purpose.
     for password_hash in {user.password_hash for user in users}:
         assert password_hash is not None
         assert check_password_hash(password_hash, "kflow-demo")
         assert not check_password_hash(password_hash, "kflow-demo2")
+
+
+def test_demo_accounts_have_histories_and_one_has_left(demo: Demo, demo_session: Session) -> None:
+    session = demo_session
+    left = session.scalars(
+        select(User).where(User.email.like(DEMO_USERS), User.is_active.is_(False))
+    ).all()
+    assert [u.email for u in left] == [f"tidigare.majorna@{DOMAIN}"]
+    kinds = [e.kind for e in events.history(session, left[0].id)]
+    assert kinds == ["deactivated", "role_revoked", "renamed", "role_granted", "created"]
+    assert left[0].last_login_at is not None and left[0].memberships == []
+    assert f"tidigare.majorna@{DOMAIN}" not in demo.loaded.output  # not among the log-ins
+    admin = session.scalar(select(User).where(User.email == f"admin@{DOMAIN}"))
+    assert admin is not None
+    assert [e.kind for e in events.history(session, admin.id)] == ["role_granted", "created"]
+    first_case = session.scalar(select(func.min(Case.created_at)))
+    assert first_case is not None and admin.created_at < first_case
+    signed_in = count(session, User, User.email.like(DEMO_USERS), User.last_login_at.is_not(None))
+    assert len(USERS) // 2 < signed_in < len(USERS)
 
 
 def test_demo_is_idempotent(demo: Demo, demo_session: Session, settings: Settings) -> None:

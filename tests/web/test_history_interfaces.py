@@ -52,11 +52,21 @@ WRITERS = {
     ("POST", "admin.revoke"): "deletes a membership",
     ("POST", "admin.create_token"): "an API token",
     ("POST", "admin.revoke_token"): "revoked_at of a token",
+    ("POST", "admin.edit_user"): "a user's name and HSA-id, and account history rows",
+    ("POST", "admin.deactivate_user"): "is_active, ends sessions, revokes tokens; an account event",
+    ("POST", "admin.activate_user"): "is_active, and an account history row",
+    ("POST", "admin.set_password"): "a password hash, ends sessions; an account history row",
     ("POST", "basis.upload"): "an attachment (and its file in the file store)",
     ("POST", "basis.comment"): "a comment (no history row, no change to the case)",
     ("POST", "api.knowledge_support_attachments"): "an attachment (and its file)",
     ("POST", "api.adaptation_attachments"): "an attachment (and its file)",
     ("POST", "api.case_comments"): "a comment (no history row, no change to the case)",
+    ("POST", "account.create_token"): "an API token of the user's own",
+    ("POST", "account.revoke_token"): "revoked_at of the user's own token",
+    ("POST", "account.change_password"): "a password hash, ends other sessions; an account event",
+    ("POST", "account.sign_out_everywhere"): "ends the user's sessions; an account event",
+    ("POST", "passwords.send"): "a reset link and its mail in the outbox; an account event",
+    ("POST", "passwords.reset"): "a password hash, the link used, sessions ended; an account event",
 }
 
 

@@ -59,10 +59,10 @@ def user() -> None:
 @friendly
 def user_create(email: str, name: str, password: str | None) -> None:
     """Create a user."""
-    from kflow.org import users as org_users
+    from kflow.accounts import events, lifecycle
 
     with runtime().transaction() as session:
-        created = org_users.create_user(session, email, name, password)
+        created = lifecycle.create(session, email, name, password, events.CLI)
     click.echo(f"User {created.email} created.")
 
 
@@ -73,15 +73,17 @@ def user_create(email: str, name: str, password: str | None) -> None:
 @friendly
 def user_grant(email: str, role: str, unit_code: str) -> None:
     """Give EMAIL the ROLE in UNIT (and so in every unit below it)."""
+    from kflow.accounts import events, lifecycle
     from kflow.org import units as org_units
     from kflow.org import users as org_users
 
     with runtime().transaction() as session:
-        org_users.grant(
+        lifecycle.grant(
             session,
             org_users.user_by_email(session, email),
             role,
             org_units.unit_by_code(session, unit_code),
+            events.CLI,
         )
     click.echo(f"{email} is {role} in {unit_code}.")
 

@@ -6,7 +6,15 @@ import logging
 
 import click
 
-from kflow.tools.cli import backup, cases, data, mail, org, processes
+from kflow.tools.cli import (
+    accounts,  # noqa: F401 (adds the lifecycle commands to kflow user)
+    backup,
+    cases,
+    data,
+    mail,
+    org,
+    processes,
+)
 
 
 @click.group()

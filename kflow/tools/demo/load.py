@@ -14,6 +14,7 @@ from kflow.db import utcnow
 from kflow.errors import ValidationError
 from kflow.org.models import Membership, Unit, User
 from kflow.org.roles import ROLE_LABELS, Role, UnitKind
+from kflow.tools.demo.accounts import accounts
 from kflow.tools.demo.builder import Builder
 from kflow.tools.demo.detours import beyond_the_path
 from kflow.tools.demo.lists import follow_up
@@ -55,6 +56,7 @@ def load_demo(
     beyond_the_path(builder, made)
     follow_up(builder)
     report_chain(builder)
+    accounts(builder)
     session.flush()
     return DemoResult(False, _count_cases(session), logins(session))
 
@@ -77,13 +79,13 @@ def _unit_label(unit: Unit) -> str:
 
 
 def logins(session: Session) -> list[tuple[str, str, str]]:
-    """The demo users with their roles as text, in the order of USERS (others after)."""
+    """The active demo users with their roles as text, in the order of USERS (others after)."""
     order = {f"{login}@{DOMAIN}": i for i, (login, _, _) in enumerate(USERS)}
     rows = session.execute(
         select(User.email, User.name, Membership.role, Unit)
         .outerjoin(Membership, Membership.user_id == User.id)
         .outerjoin(Unit, Unit.id == Membership.unit_id)
-        .where(User.email.like(f"%@{DOMAIN}"))
+        .where(User.email.like(f"%@{DOMAIN}"), User.is_active.is_(True))
         .order_by(User.email, Membership.id)
     ).all()
     roles: dict[tuple[str, str], list[str]] = {}

@@ -48,6 +48,10 @@ USERS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("process.patientsakerhet", "Oskar Hedlund", [("process_lead", "nsg-patientsakerhet")]),
 ]
 
+# Someone who has left: (log-in, name, name after a change, role held, unit). Her account is
+# deactivated, so she is not among the log-ins (kflow.tools.demo.accounts).
+FORMER = ("tidigare.majorna", "Gunilla Ström", "Gunilla Ström Berg", "member", "vgr-vc-majorna")
+
 # Who acts for each owner of knowledge supports: (chair, process lead).
 OWNERS = {
     "npo-psykisk-halsa": ("npo.ordf", "npo.process"),

@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     from kflow.web.ui import (
         admin,
         admin_access,  # noqa: F401 (adds its routes to admin.bp)
+        admin_users,  # noqa: F401 (adds its routes to admin.bp)
         auth,
         base,
         calendar_feed,
@@ -51,9 +52,16 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(followup.bp)
     app.register_blueprint(calendar_feed.bp)  # the feed, for calendars that cannot sign in
+    from kflow.web.ui import my_account, password_reset  # Mitt konto, "Glömt lösenord?"
+
+    app.register_blueprint(my_account.bp)
+    app.register_blueprint(password_reset.bp)
     from kflow.web.ui import basis  # attachments and comments (after cases: it renders pages)
 
     app.register_blueprint(basis.bp)
+    from kflow.web.ui import oidc  # single sign-on: its routes only when oidc.issuer is set
+
+    oidc.init_app(app)
 
     settings = app.extensions["kflow"].settings
     app.jinja_env.globals.update(

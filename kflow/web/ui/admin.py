@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from kflow.accounts import lifecycle
 from kflow.errors import KflowError, NotFound, ValidationError
 from kflow.org import units as org_units
-from kflow.org import users as org_users
 from kflow.org.models import Unit
 from kflow.org.roles import UNIT_KIND_LABELS, UnitKind
 from kflow.org.subkinds import SUBKIND_KINDS, SUBKIND_LABELS, Subkind
@@ -141,8 +142,10 @@ def create_user() -> Any:
     try:
         if not password:
             raise ValidationError("Ange ett lösenord (minst 8 tecken).")
-        user = org_users.create_user(session, form.get("email", ""), form.get("name", ""), password)
+        user = lifecycle.create(
+            session, form.get("email", ""), form.get("name", ""), password, current_user.user
+        )
     except KflowError as error:
         return boundary.refused(_users_page, *form_error(error))
     flash(f"Användaren {user.email} är skapad. Ge den en roll under Behörigheter.", "success")
-    return redirect(url_for("admin.users"), 303)
+    return redirect(url_for("admin.user", user_id=user.id), 303)

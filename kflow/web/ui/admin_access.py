@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from kflow.accounts import lifecycle
 from kflow.accounts import tokens as api_tokens
 from kflow.accounts.models import ApiToken
 from kflow.engine.authority import ADMIN
@@ -58,7 +59,7 @@ def grant() -> Any:
         unit = org_units.unit_by_code(session, form.get("unit", ""))
         scope().require(unit.id)
         role = form.get("role", "")
-        org_users.grant(session, user, role, unit)
+        lifecycle.grant(session, user, role, unit, _me())
     except KflowError as error:
         return boundary.refused(_memberships_page, *form_error(error))
     flash(f"{user.email} är nu {ROLE_LABELS[Role(role)].lower()} i {unit.name}.", "success")
@@ -78,7 +79,7 @@ def revoke(membership_id: int) -> Any:
             raise Forbidden("Du kan inte ta bort din egen administratörsroll.")
         if request.form.get(CONFIRM_FIELD) != "ja":
             return boundary.refused(_memberships_page, CONFIRM_MISSING, 422, membership_id)
-        org_users.revoke(session, user, role, unit)
+        lifecycle.revoke(session, user, role, unit, _me())
     except KflowError as error:
         return boundary.refused(_memberships_page, error.message, error.status)
     flash(

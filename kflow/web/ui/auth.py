@@ -10,12 +10,13 @@ hashes).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.orm import Session
@@ -42,6 +43,9 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = None
 
 BAD_LOGIN = "Fel e-postadress eller lösenord."
+# In app.extensions with single sign-on on: where signing out sends the browser (or None).
+LOGOUT_AT_PROVIDER = "kflow.logout_at_provider"
+PASSWORDS_OFF = "Inloggning med lösenord är avstängd i kflow. Logga in via inloggningstjänsten."
 
 
 class LoginUser(UserMixin):  # type: ignore[misc]
@@ -75,13 +79,58 @@ def _client() -> str:
 
 
 def load_user(cookie_value: str) -> LoginUser | None:
-    resumed = signin.resume(boundary.session(), cookie_value, _client())
-    if resumed is None:
+    login = boundary.runtime().settings.login
+    now = utcnow()
+    found = signin.resume(
+        boundary.session(), cookie_value, _client(), signin.Lifetime.of(login), now
+    )
+    if isinstance(found, signin.TimedOut):
+        _timed_out(found, now)
         return None
-    return LoginUser(resumed.user, resumed.session_id, resumed.cookie_value)
+    if found is None:
+        return None
+    if found.needs_touch:  # at most once a minute, and never in the request's transaction
+        session_id = found.session_id
+        boundary.afterwards(
+            f"last use of session {session_id}",
+            lambda session: signin.touch(session, session_id, now),
+        )
+    return LoginUser(found.user, found.session_id, found.cookie_value)
 
 
 login_manager.user_loader(load_user)
+
+_TIMED_OUT = "kflow_timed_out"  # in g: why this request's session ended
+
+
+def _timed_out(found: signin.TimedOut, now: dt.datetime) -> None:
+    """A session that ran out: it ends (after the request: a GET only reads), the cookie
+    forgets it, and the sign-in page says why."""
+    boundary.afterwards(
+        f"the end of session {found.session_id}",
+        lambda session: signin.end(session, found.session_id, found.reason, now),
+    )
+    cookie.pop("_user_id", None)
+    login = boundary.runtime().settings.login
+    if found.reason == signin.IDLE:
+        message = (
+            f"Du har loggats ut efter {login.idle_minutes} minuters inaktivitet. "
+            "Logga in igen för att fortsätta."
+        )
+    else:
+        message = (
+            f"Din inloggning har gått ut (den gäller högst {login.absolute_hours} timmar). "
+            "Logga in igen för att fortsätta."
+        )
+    setattr(g, _TIMED_OUT, message)
+
+
+def _login_message(message: str) -> str:
+    """The message of the redirect to the sign-in page: why the session ended, if it ran out."""
+    return str(g.get(_TIMED_OUT, message))
+
+
+login_manager.localize_callback = _login_message
 
 
 @functools.cache
@@ -111,7 +160,12 @@ def login() -> Any:
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(next_url or _start_url(), 303)
+        if _TIMED_OUT in g:  # the session ran out on this very page
+            flash(_login_message(""), "info")
         return render_template("ui/login.html", email="", next_url=next_url, error=None)
+    if not boundary.runtime().settings.login.passwords:  # [login] passwords = false
+        page = render_template("ui/login.html", email="", next_url=next_url, error=PASSWORDS_OFF)
+        return page, 403
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
     throttle = _throttle(email)
@@ -177,9 +231,13 @@ def too_many(wait_seconds: int) -> str:
 
 @bp.post("/logout")
 def logout() -> Any:
+    # Signed in through the provider: sign out there too (RP-initiated logout, registered by
+    # kflow.web.ui.oidc), which then sends the browser back to the sign-in page.
+    provider_logout = current_app.extensions.get(LOGOUT_AT_PROVIDER)
+    at_provider = provider_logout() if provider_logout is not None else None
     if current_user.is_authenticated:
         signin.end(boundary.session(), current_user.session_id, "signed_out", utcnow())
     logout_user()
     cookie.clear()
     flash("Du är utloggad.", "success")
-    return redirect(url_for("auth.login"), 303)
+    return redirect(at_provider or url_for("auth.login"), 303)

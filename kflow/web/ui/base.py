@@ -58,7 +58,8 @@ def security_headers(response: Response) -> Response:
     strict policy above, and outside development HSTS (kflow is served over HTTPS there)."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Content-Security-Policy", CSP)
+    # With single sign-on, form-action also names the provider (kflow.web.ui.oidc).
+    headers.setdefault("Content-Security-Policy", current_app.config.get("KFLOW_CSP", CSP))
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     if not current_app.extensions["kflow"].settings.is_development:

@@ -88,7 +88,8 @@ def create_feed() -> Any:
     assert user is not None
     secret = calendar_feeds.create(boundary.session(), user.id)
     url = url_for("calendar.feed", secret=secret, _external=True)
-    return render_template("ui/calendar_feed.html", url=url)
+    page = render_template("ui/calendar_feed.html", url=url, back=_back())
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 @inbox_bp.post("/inkorg/kalender/aterkalla")
@@ -97,4 +98,11 @@ def revoke_feed() -> Any:
     assert user is not None
     if calendar_feeds.revoke(boundary.session(), user.id):
         flash("Kalenderlänken är återkallad. Den gamla adressen fungerar inte längre.", "success")
-    return redirect(url_for("inbox.index"), 303)
+    return redirect(_back() + "#kalender", 303)
+
+
+def _back() -> str:
+    """Where the form was: Min inkorg, or Mitt konto (``tillbaka=konto``)."""
+    if request.form.get("tillbaka") == "konto":
+        return url_for("account.index")
+    return url_for("inbox.index")

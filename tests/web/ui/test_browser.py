@@ -628,3 +628,44 @@ def test_cancelling_a_knowledge_support_asks_first(page: Page) -> None:
     )
     form.scroll_into_view_if_needed()
     screenshot(page, "bekrafta-avbryt.png", full_page=False)
+
+
+def test_my_account_shows_roles_and_makes_an_api_key_once(page: Page) -> None:
+    log_in(page, "ordf.skane", "Fredrik Mårtensson")
+    page.get_by_role("link", name="Mitt konto").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mitt konto")
+    expect(page.locator("#roller")).to_contain_text("Ordförande i Region Skåne")
+    page.get_by_label("Benämning").fill("Rapportskript")
+    page.get_by_role("button", name="Skapa nyckel").click()
+    expect(page.locator("#ny-nyckel")).to_contain_text("visas bara den här gången")
+    expect(page.locator("#token-value")).to_have_value(re.compile(r"^kf_"))
+    expect(page.locator("#mina-nycklar")).to_contain_text("Rapportskript")
+    screenshot(page, "mitt-konto.png")
+
+
+def test_administrator_reads_a_deactivated_users_account_history(page: Page) -> None:
+    log_in(page, "admin", "Karin Holm", "Översikt")
+    page.goto("/admin/anvandare")
+    row = page.get_by_role("row", name=re.compile("tidigare.majorna@demo.kflow.se"))
+    expect(row).to_contain_text("Inaktiverad")
+    row.get_by_role("link").click()
+    expect(page.locator("#status")).to_have_text("Inaktiverad")
+    expect(page.get_by_role("button", name="Aktivera")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Kontot inaktiverades")
+    screenshot(page, "admin-anvandare.png")
+
+
+def test_forgotten_password_gives_the_same_answer_for_any_address(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_role("link", name="Glömt lösenord?").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Glömt lösenord?")
+    page.get_by_label("E-postadress").fill("finns.inte@demo.kflow.se")
+    page.get_by_role("button", name="Skicka länk").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kolla din e-post")
+    unknown = page.locator("main").inner_text().replace("finns.inte@", "ADDRESS@")
+    page.goto("/glomt-losenord")
+    page.get_by_label("E-postadress").fill("lokal.sus@demo.kflow.se")
+    page.get_by_role("button", name="Skicka länk").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kolla din e-post")
+    assert page.locator("main").inner_text().replace("lokal.sus@", "ADDRESS@") == unknown
+    screenshot(page, "glomt-losenord.png")

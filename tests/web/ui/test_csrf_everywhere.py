@@ -54,6 +54,7 @@ def test_every_state_changing_ui_route_needs_the_csrf_token(runtime: Runtime, wo
         },
         "token_id": token.id,
         "membership_id": membership.id,
+        "user_id": world.users["nobody"].id,
         "measurement_id": 1,
     }
     forms: dict[str, dict[str, Any]] = {
@@ -63,6 +64,9 @@ def test_every_state_changing_ui_route_needs_the_csrf_token(runtime: Runtime, wo
         "admin.create_unit": {"kind": "local_unit", "parent": "vgr", "code": "ny", "name": "Ny"},
         "admin.create_user": {"email": "ny@test.se", "name": "Ny", "password": "p" * 12},
         "admin.grant": {"email": "nobody@test.se", "unit": "vgr", "role": "viewer"},
+        "admin.edit_user": {"name": "Nytt namn", "hsa_id": ""},
+        "admin.deactivate_user": {"bekraftat": "ja"},
+        "admin.set_password": {"password": "p" * 12},
         "basis.comment": {"comment": "Förfalskad kommentar"},
     }
     ui = Ui(runtime, world, csrf=True)

@@ -1,0 +1,177 @@
+"""The three parts of ``make bench-scale``, each on the kept data sets (benchmarks.scale.data)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import log, pg_url, run_worker
+from benchmarks.scale import data, http
+from benchmarks.scale import memory as mem
+
+
+def queries(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Every list and page query at every size, each against its SQL twin (queries_bench), and
+    the follow-up roll-up against its twin (followup_bench.rollup)."""
+    out: dict[str, Any] = {}
+    smallest = min(sets.values(), key=lambda s: s["cases"])
+    for size, facts in sets.items():
+        log(f"queries at {size} ({facts['cases']:,} cases, {facts['events']:,} history rows)")
+        found = run_worker(
+            "benchmarks.queries_bench",
+            {
+                "url": pg_url(facts["db"]),
+                "org": facts["org"],
+                "ks_id": facts["history_ks"],
+                "ks_chair": facts["history_chair"],
+                "same_page": smallest["knowledge_supports"],
+                "warmup": cfg["queries"]["warmup"],
+                "runs": cfg["queries"]["runs"],
+                "tmp": str(tmp),
+            },
+            tmp,
+        )
+        fu = facts["followup"]
+        found["rollup"] = run_worker(
+            "benchmarks.followup_bench",
+            {
+                "task": "rollup",
+                "url": pg_url(facts["db"]),
+                "indicator": fu["indicators"][0],
+                "period": fu["periods"][-1],
+                "previous": fu["periods"][-2],
+                "warmup": cfg["queries"]["warmup"],
+                "runs": cfg["queries"]["runs"],
+                "tmp": str(tmp),
+            },
+            tmp,
+        )
+        found["rollup"]["measurements"] = fu["measurements"]
+        out[size] = found
+    return out
+
+
+def http_runs(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    h = cfg["http"]
+    out: dict[str, Any] = {"config": h}
+    clickers = max(*h["click_workers"], *h["page_workers"])
+    for size in h["sizes"]:
+        facts = sets[size]
+        log(f"HTTP at {size}: a writable copy of the data set")
+        db = data.copy(facts["db"], "http")
+        try:
+            prepared = http.prepare(db, facts["org"], facts, tmp, clickers)
+            script = tmp / f"twin-{size}.json"
+            script.write_text(json.dumps(prepared["script"]))
+            environment = http.env(db, tmp)
+            result: dict[str, Any] = {"statements": prepared["statements"]}
+            for side in ("kflow", "twin"):
+                for workers in sorted({*h["click_workers"], *h["page_workers"]}):
+                    command = (
+                        http.kflow_command(workers)
+                        if side == "kflow"
+                        else http.twin_command(script, db, workers)
+                    )
+                    log(f"HTTP at {size}: {side}, {workers} worker(s)")
+                    with http.serving(command, environment, tmp / f"{side}.log") as port:
+                        runs = result.setdefault(side, {}).setdefault(str(workers), {})
+                        if workers in h["click_workers"]:
+                            lua = http.lua_click(
+                                prepared["click_ids"][:workers], prepared["token"], side == "twin"
+                            )
+                            runs["click"] = _measure(port, lua, workers, h, tmp)
+                        if workers in h["page_workers"]:
+                            for page, path in prepared["paths"].items():
+                                lua = http.lua_page(path, prepared["cookie"])
+                                runs[page] = _measure(port, lua, workers, h, tmp)
+            out[size] = result
+        finally:
+            data.drop(db)
+    return out
+
+
+def _measure(port: int, lua: str, workers: int, h: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    http.wrk(port, lua, workers, h["warmup_s"], tmp)  # warm every worker up first
+    return http.wrk(port, lua, workers, h["seconds"], tmp)
+
+
+def memory(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    m = cfg["memory"]
+    out: dict[str, Any] = {"worker": _worker_rss(sets[m["size"]], m, tmp), "sweep": {}}
+    for size in m["sweep_sizes"]:
+        db = data.copy(sets[size]["db"], "sweep")
+        log(f"sweep at {size} (peak memory)")
+        try:
+            out["sweep"][size] = run_worker(
+                "benchmarks.sweep_bench",
+                {"url": pg_url(db), "measure": "memory", "tmp": str(tmp)},
+                tmp,
+            )
+        finally:
+            data.drop(db)
+    out["export"], out["import"] = {}, {}
+    key = tmp / "backup.key"
+    key.write_text("bench-scale-backup-key-0123456789abcdef0123456789abcdef\n")
+    kflow = str(Path(sys.executable).parent / "kflow")
+    for size in m["backup_sizes"]:
+        facts = sets[size]
+        dump = tmp / f"backup-{size}.jsonl.gz"
+        log(f"kflow export at {size}")
+        environment = http.env(facts["db"], tmp)
+        out["export"][size] = mem.process_peak(
+            [kflow, "export", str(dump), "--key-file", str(key), "--force"],
+            environment,
+            tmp / "export.log",
+        )
+        out["export"][size]["bytes"] = dump.stat().st_size
+        empty = data.empty(f"{facts['db']}_import")
+        try:
+            environment = http.env(empty, tmp)
+            subprocess.run([kflow, "db", "upgrade"], env=environment, check=True,  # noqa: S603
+                           capture_output=True)  # fmt: skip
+            log(f"kflow import at {size}")
+            out["import"][size] = mem.process_peak(
+                [kflow, "import", str(dump), "--key-file", str(key)],
+                environment,
+                tmp / "import.log",
+            )
+        finally:
+            data.drop(empty)
+            dump.unlink(missing_ok=True)
+    return out
+
+
+def _worker_rss(facts: dict[str, Any], m: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    db = data.copy(facts["db"], "rss")
+    try:
+        prepared = http.prepare(db, facts["org"], facts, tmp, 1)
+        environment = {**http.env(db, tmp), "PYTHONUNBUFFERED": "1"}
+        hold, resume = mem.click_bodies()
+        click = f"/api/v1/regional-adaptations/{prepared['click_ids'][0]}/transitions"
+        api = {
+            "Authorization": f"Bearer {prepared['token']}",
+            "Content-Type": "application/json",
+            "User-Agent": http.USER_AGENT,
+        }
+        page = {"Cookie": prepared["cookie"], "User-Agent": http.USER_AGENT}
+        requests = [
+            ("POST", click, api, hold),
+            ("GET", prepared["paths"]["inbox"], page, None),
+            ("POST", click, api, resume),
+            ("GET", prepared["paths"]["case"], page, None),
+            ("GET", prepared["paths"]["overview"], page, None),
+            ("GET", prepared["paths"]["history_csv"], page, None),
+        ]
+        log(f"one worker's memory over {m['requests']:,} requests")
+        command = http.kflow_command(1)
+        with http.serving(command, environment, tmp / "rss.log") as port:
+            pid = mem.worker_pid(port.pid)
+            return mem.drive(int(port), requests, m["requests"], pid, tuple(m["marks"]))
+    finally:
+        data.drop(db)
+
+
+__all__ = ["http_runs", "memory", "queries"]
