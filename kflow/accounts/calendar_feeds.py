@@ -11,6 +11,8 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from kflow.accounts.events import AccountEventKind as Kind
+from kflow.accounts.events import record
 from kflow.accounts.models import CalendarFeed
 from kflow.db import utcnow
 from kflow.org.models import User
@@ -32,24 +34,36 @@ def active(session: Session, user_id: int) -> CalendarFeed | None:
     )
 
 
-def revoke(session: Session, user_id: int) -> int:
-    """Revoke the user's live feed; how many were revoked (0 or 1)."""
+def revoke(session: Session, user_id: int, actor: User | str | None = None) -> int:
+    """Revoke the user's live feed; how many were revoked (0 or 1). With ``actor``, an account
+    event says so (deactivation records its own)."""
     result = session.execute(
         update(CalendarFeed)
         .where(CalendarFeed.user_id == user_id, CalendarFeed.revoked_at.is_(None))
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if actor is not None and count:
+        _record(session, user_id, Kind.CALENDAR_FEED_REVOKED, actor)
+    return count
 
 
-def create(session: Session, user_id: int) -> str:
-    """A new feed for the user (the old one revoked); its secret, to be shown once."""
+def create(session: Session, user_id: int, actor: User | str | None = None) -> str:
+    """A new feed for the user (the old one revoked); its secret, to be shown once. The account
+    history records it (``actor``: who, by default the user)."""
     revoke(session, user_id)
     secret = PREFIX + secrets.token_urlsafe(32)
     session.add(CalendarFeed(user_id=user_id, token_hash=hash_secret(secret)))
     session.flush()
+    _record(session, user_id, Kind.CALENDAR_FEED_CREATED, actor)
     return secret
+
+
+def _record(session: Session, user_id: int, kind: Kind, actor: User | str | None) -> None:
+    user = session.get(User, user_id)
+    assert user is not None
+    record(session, user, kind, actor if actor is not None else user)
 
 
 def owner(session: Session, secret: str) -> tuple[User | None, bool]:

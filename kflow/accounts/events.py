@@ -33,6 +33,10 @@ class AccountEventKind(enum.StrEnum):
     ROLE_GRANTED = "role_granted"
     ROLE_REVOKED = "role_revoked"
     SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
+    TOKEN_CREATED = "token_created"  # noqa: S105 (an event kind)
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 (an event kind)
+    CALENDAR_FEED_CREATED = "calendar_feed_created"
+    CALENDAR_FEED_REVOKED = "calendar_feed_revoked"
 
 
 LABELS: dict[str, str] = {
@@ -50,6 +54,10 @@ LABELS: dict[str, str] = {
     AccountEventKind.ROLE_GRANTED: "Roll tilldelades",
     AccountEventKind.ROLE_REVOKED: "Roll togs bort",
     AccountEventKind.SIGNED_OUT_EVERYWHERE: "Utloggad överallt",
+    AccountEventKind.TOKEN_CREATED: "API-nyckel skapades",
+    AccountEventKind.TOKEN_REVOKED: "API-nyckel återkallades",
+    AccountEventKind.CALENDAR_FEED_CREATED: "Kalenderlänk skapades",
+    AccountEventKind.CALENDAR_FEED_REVOKED: "Kalenderlänk återkallades",
 }
 
 # Who did it when it was not a signed-in person.

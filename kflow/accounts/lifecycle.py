@@ -46,7 +46,7 @@ def create(
     user = org_users.create_user(session, email, name, password)
     if now is not None:
         user.created_at = now
-    detail = {"email": user.email, "name": user.name}
+    detail = {"email": user.email, "name": user.name, "with_password": bool(password)}
     record(session, user, Kind.CREATED, actor, detail, at=now)
     return user
 

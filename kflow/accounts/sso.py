@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kflow.accounts.events import SYSTEM, AccountEventKind, record
+from kflow.accounts.lifecycle import HSA_ID_RE
 from kflow.config import ConfigError, OidcSettings
 from kflow.errors import KflowError, ValidationError
 from kflow.org import users as org_users
@@ -28,8 +29,6 @@ from kflow.org.models import Membership, Unit, User
 from kflow.org.roles import Role
 
 log = logging.getLogger(__name__)
-
-MAX_HSA_ID = 64  # users.hsa_id
 
 
 class SignInRefused(KflowError):
@@ -41,6 +40,10 @@ class SignInRefused(KflowError):
 NO_ACCOUNT = (
     "Du har inget konto i kflow. Inloggningen hos {provider} lyckades, men ingen användare i "
     "kflow har din e-postadress{hsa}. Be kflows administratör i din region att lägga upp dig."
+)
+OTHER_HSA_ID = (
+    "E-postadressen hör till ett konto i kflow med ett annat HSA-id än det du loggade in med. "
+    "Kontakta kflows administratör i din region."
 )
 INACTIVE = "Ditt konto i kflow är inaktiverat. Kontakta kflows administratör i din region."
 NO_EMAIL = (
@@ -91,7 +94,10 @@ class Identity:
 
 def identity(claims: Mapping[str, Any], oidc: OidcSettings) -> Identity:
     """The identity in verified ``claims``, read with the configured claim names."""
-    hsa_id = _text(claims.get(oidc.hsa_id_claim)) if oidc.hsa_id_claim else ""
+    hsa_id = _text(claims.get(oidc.hsa_id_claim)).upper() if oidc.hsa_id_claim else ""
+    if hsa_id and not HSA_ID_RE.match(hsa_id):
+        log.warning("Single sign-on: the claim %r holds no valid HSA-id", oidc.hsa_id_claim)
+        hsa_id = ""
     raw_groups = claims.get(oidc.groups_claim) if oidc.groups_claim else None
     if isinstance(raw_groups, str):
         groups: tuple[str, ...] = (raw_groups,)
@@ -100,11 +106,13 @@ def identity(claims: Mapping[str, Any], oidc: OidcSettings) -> Identity:
     else:
         groups = ()
     email = _text(claims.get(oidc.email_claim)).lower()
+    if claims.get("email_verified") is False:  # the provider says it has not checked it
+        email = ""
     return Identity(
         subject=_text(claims.get("sub")),
         email=email,
         name=_text(claims.get("name")) or email,
-        hsa_id=hsa_id[:MAX_HSA_ID] or None,
+        hsa_id=hsa_id or None,
         groups=groups,
     )
 
@@ -141,9 +149,13 @@ def _find(session: Session, who: Identity, oidc: OidcSettings) -> User | None:
             raise SignInRefused(_no_account(who, oidc))
         raise SignInRefused(NO_EMAIL.format(claim=oidc.email_claim))
     user = session.scalar(select(User).where(User.email == who.email))
+    if user is not None and who.hsa_id and user.hsa_id not in (None, who.hsa_id):
+        # An address given to someone else since: the account is not theirs.
+        raise SignInRefused(OTHER_HSA_ID)
     if user is not None and who.hsa_id and user.hsa_id is None:
         user.hsa_id = who.hsa_id
-        record(session, user, AccountEventKind.HSA_ID_SET, SYSTEM, {"hsa_id": who.hsa_id})
+        detail = {"old": None, "new": who.hsa_id}
+        record(session, user, AccountEventKind.HSA_ID_SET, SYSTEM, detail)
     return user
 
 

@@ -47,23 +47,32 @@ class Throttle:
     """The throttle for one sign-in attempt: one account name, from one client address."""
 
     settings: LoginSettings
-    account_key: str
+    account_key: str | None  # None: no account named (single sign-on): the address only
     address_key: str
 
     @classmethod
-    def of(cls, settings: LoginSettings, secret: str, email: str, address: str) -> Throttle:
+    def of(
+        cls,
+        settings: LoginSettings,
+        secret: str,
+        email: str,
+        address: str,
+        kind: str = "account",
+    ) -> Throttle:
+        """The throttle for ``email`` (none if empty) from ``address``. ``kind`` keeps counts
+        apart: "reset" counts "Glömt lösenord?" requests for an address on their own, so asking
+        for links never locks the account's log-in (the client's address is shared)."""
+        account = email.strip().lower()
         return cls(
             settings,
-            _key(secret, "account", email.strip().lower()),
+            _key(secret, kind, account) if account else None,
             _key(secret, "address", address),
         )
 
     def _limits(self) -> tuple[tuple[str, int], ...]:
         s = self.settings
-        return (
-            (self.account_key, s.max_failures_per_account),
-            (self.address_key, s.max_failures_per_address),
-        )
+        account = ((self.account_key, s.max_failures_per_account),) if self.account_key else ()
+        return (*account, (self.address_key, s.max_failures_per_address))
 
     def wait_seconds(self, session: Session, now: dt.datetime) -> int:
         """0 if an attempt may be made now, else the whole seconds until one may."""
@@ -89,9 +98,10 @@ class Throttle:
         session.execute(delete(LoginFailure).where(LoginFailure.at < now - horizon))
         session.execute(
             insert(LoginFailure),
-            [{"key": self.account_key, "at": now}, {"key": self.address_key, "at": now}],
+            [{"key": key, "at": now} for key in (self.account_key, self.address_key) if key],
         )
 
     def succeeded(self, session: Session) -> None:
         """A successful sign-in: the account starts afresh."""
-        session.execute(delete(LoginFailure).where(LoginFailure.key == self.account_key))
+        if self.account_key is not None:
+            session.execute(delete(LoginFailure).where(LoginFailure.key == self.account_key))

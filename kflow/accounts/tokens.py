@@ -19,6 +19,8 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from kflow.accounts import tokens as api_tokens
+from kflow.accounts.events import AccountEventKind as Kind
+from kflow.accounts.events import record
 from kflow.accounts.models import ApiToken
 from kflow.db import utcnow
 from kflow.errors import NotFound, ValidationError
@@ -28,6 +30,7 @@ from kflow.paging import Page, page_args
 # last_used_at is written at most this often per token, so a busy client costs no extra writes.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 MAX_NAME = 200
+Actor = User | str  # who changed an account: a user, or events.CLI / events.SYSTEM
 MAX_ACTIVE = 50  # live tokens per user; a leaked token cannot mint siblings without end
 
 
@@ -103,10 +106,10 @@ def create_own(
     if name is None:
         name = ""
     if not isinstance(name, str):
-        raise ValidationError("name måste vara text.")
+        raise ValidationError("Benämningen (name) måste vara text.")
     name = name.strip()
     if len(name) > MAX_NAME:
-        raise ValidationError(f"name får vara högst {MAX_NAME} tecken.")
+        raise ValidationError(f"Benämningen (name) får vara högst {MAX_NAME} tecken.")
     live = session.scalar(
         select(func.count())
         .select_from(ApiToken)
@@ -121,7 +124,13 @@ def create_own(
     return token, plain
 
 
-def revoke_own(session: Session, user: User, token_id: int, now: dt.datetime | None = None) -> None:
+def revoke_own(
+    session: Session,
+    user: User,
+    token_id: int,
+    now: dt.datetime | None = None,
+    actor: Actor | None = None,
+) -> None:
     """Revoke one of the user's own tokens (again: no change). Another user's is not found."""
     token = session.scalar(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
@@ -130,16 +139,28 @@ def revoke_own(session: Session, user: User, token_id: int, now: dt.datetime | N
         raise NotFound(f"Du har ingen API-nyckel med id {token_id}.")
     if token.revoked_at is None:
         token.revoked_at = now or utcnow()
+        _recorded(session, user, Kind.TOKEN_REVOKED, actor or user, token)
 
 
-def revoke_all(session: Session, user: User, now: dt.datetime | None = None) -> int:
-    """Revoke every live token of ``user`` (an operator's answer to a stolen token); the count."""
+def revoke_all(
+    session: Session, user: User, now: dt.datetime | None = None, actor: Actor | None = None
+) -> int:
+    """Revoke every live token of ``user`` (an operator's answer to a stolen token); the count.
+    With ``actor``, one account event says so (deactivation records its own)."""
     result = session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if actor is not None and count:
+        record(session, user, Kind.TOKEN_REVOKED, actor, {"count": count})
+    return count
+
+
+def _recorded(session: Session, user: User, kind: Kind, actor: Actor, token: ApiToken) -> None:
+    """The account event of one token made or revoked (its visible prefix, never the token)."""
+    record(session, user, kind, actor, {"prefix": token.prefix, "name": token.name})
 
 
 TOKEN_PREFIX = "kf_"  # noqa: S105 (a visible prefix, not a secret)
@@ -151,14 +172,21 @@ def hash_token(token: str) -> str:
 
 
 def create_token(
-    session: Session, user: User, name: str = "", minted_by: User | int | None = None
+    session: Session,
+    user: User,
+    name: str = "",
+    minted_by: User | int | None = None,
+    actor: Actor | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; the plain token is returned once and never stored.
 
     ``minted_by``: the administrator who makes it for ``user`` (the token then acts only while
     they administer the user, see kflow.accounts.tokens.authenticate); None when the user makes
-    their own or an operator does at the command line.
+    their own or an operator does at the command line. ``actor``: who makes it, for the account
+    history (default: the minter, else the user); an inactive user gets none.
     """
+    if not user.is_active:
+        raise ValidationError(f"Kontot {user.email} är inaktiverat och kan inte få API-nycklar.")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     minter_id = minted_by.id if isinstance(minted_by, User) else minted_by
     token = ApiToken(
@@ -169,6 +197,8 @@ def create_token(
         minted_by_id=None if minter_id == user.id else minter_id,
     )
     session.add(token)
+    who = actor if actor is not None else minted_by if isinstance(minted_by, User) else user
+    _recorded(session, user, Kind.TOKEN_CREATED, who, token)
     return token, plain
 
 
@@ -229,10 +259,11 @@ def user_for_token(session: Session, plain: str) -> User | None:
     return user
 
 
-def revoke_token(session: Session, token_id: int) -> ApiToken:
+def revoke_token(session: Session, token_id: int, actor: Actor) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound("Token finns inte.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        _recorded(session, token.user, Kind.TOKEN_REVOKED, actor, token)
     return token

@@ -61,6 +61,10 @@ def describe(event: AccountEvent) -> str:
         return f"{sessions} avslutades, {tokens} återkallades"
     if d.get("sessions_ended"):  # a password set, changed or reset; signed out everywhere
         return f"{_count(d['sessions_ended'], 'inloggning', 'inloggningar')} avslutades"
+    if kind in (Kind.TOKEN_CREATED, Kind.TOKEN_REVOKED):
+        if d.get("count"):
+            return f"{_count(d['count'], 'API-nyckel', 'API-nycklar')} på en gång"
+        return f"{d.get('prefix', '')}…" + (f" ({d['name']})" if d.get("name") else "")
     if kind == Kind.CREATED and d.get("email"):
         return f"{d.get('name', '')} ({d['email']})"
     return ""

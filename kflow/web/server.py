@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+# Paths whose last part is a secret (a password-reset link, a calendar feed): never logged.
+SECRET_PATHS = re.compile(r"(/aterstall-losenord/|/kalender/)[^/?\s]+")
+
+
+def redact(text: str | None) -> str | None:
+    return SECRET_PATHS.sub(r"\1…", text) if text else text
+
+
+class KflowLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with the secrets in a reset link's or a calendar feed's address left
+    out of the access log (its request line and path)."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U"):
+            atoms[key] = redact(atoms.get(key))
+        return atoms
 
 
 class KflowServer(BaseApplication):  # type: ignore[misc]
@@ -31,6 +51,7 @@ def options(host: str, port: int, workers: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": workers,
         "accesslog": "-",
+        "logger_class": "kflow.web.server.KflowLogger",
         "timeout": 60,
         "graceful_timeout": 20,
         # gunicorn's control socket lives at one path per OS user (~/.gunicorn), so two

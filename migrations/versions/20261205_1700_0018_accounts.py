@@ -2,7 +2,7 @@
 last log-in; when a signed-in session was last seen (the idle timeout) and how it signed in;
 single-use password-reset links (only their SHA-256 is kept); and ``account_events``, the
 append-only history of every change to an account (database triggers refuse UPDATE and DELETE,
-as for the case history, 0003).
+and on PostgreSQL TRUNCATE, as for the case history, 0003 and 0004).
 
 Revision ID: 0018
 Revises: 0017
@@ -87,6 +87,13 @@ def _append_only() -> None:
             FOR EACH ROW EXECUTE FUNCTION kflow_rows_are_append_only()
             """
         )
+        op.execute(
+            """
+            CREATE TRIGGER account_events_no_truncate
+            BEFORE TRUNCATE ON account_events
+            FOR EACH STATEMENT EXECUTE FUNCTION kflow_rows_are_append_only()
+            """
+        )
         return
     for op_name in ("UPDATE", "DELETE"):
         op.execute(
@@ -102,6 +109,7 @@ def _append_only() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER account_events_no_truncate ON account_events")
         op.execute("DROP TRIGGER account_events_append_only ON account_events")
     else:
         op.execute("DROP TRIGGER account_events_no_update")

@@ -133,6 +133,16 @@ def test_the_history_refuses_update_and_delete(
     assert session.scalar(select(func.count()).where(AccountEvent.actor == "someone else")) == 0
 
 
+def test_the_history_refuses_truncate_on_postgresql(session: Session, world: World) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (a DELETE without WHERE is refused above)")
+    lifecycle.rename(session, world.users["nobody"], "Någon", world.users["admin"])
+    before = count_events(session)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), session.begin_nested():
+        session.execute(sa.text("TRUNCATE account_events"))
+    assert count_events(session) == before
+
+
 def test_deactivating_ends_sessions_tokens_and_reset_links(session: Session, world: World) -> None:
     user, admin = world.users["local-lead"], world.users["admin"]
     now = utcnow()

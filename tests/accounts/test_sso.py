@@ -68,14 +68,23 @@ def test_an_unknown_role_in_a_mapping_stops_the_app_from_starting(
 
 def test_the_identity_is_read_with_the_configured_claim_names() -> None:
     oidc = dataclasses.replace(OIDC, email_claim="upn", groups_claim="roller")
-    claims = {"sub": "x", "upn": " Anna@Region.SE ", "roller": "en-grupp", "hsa_id": "SE1"}
+    claims = {
+        "sub": "x",
+        "upn": " Anna@Region.SE ",
+        "roller": "en-grupp",
+        "hsa_id": "se2321000131-e000000000001",
+    }
     assert sso.identity(claims, oidc) == sso.Identity(
         subject="x",
         email="anna@region.se",
         name="anna@region.se",
-        hsa_id="SE1",
+        hsa_id="SE2321000131-E000000000001",
         groups=("en-grupp",),
     )
+    # Not an HSA-id: left out, never stored; an address the provider has not checked: unused.
+    unchecked = {**claims, "hsa_id": "SE1", "email_verified": False}
+    found_unchecked = sso.identity(unchecked, oidc)
+    assert (found_unchecked.hsa_id, found_unchecked.email) == (None, "")
     no_hsa = dataclasses.replace(OIDC, hsa_id_claim="")
     found = sso.identity({"sub": "x", "hsa_id": "SE1", "groups": ["a", 3, "b"]}, no_hsa)
     assert found.hsa_id is None and found.email == "" and found.groups == ("a", "b")
@@ -93,19 +102,35 @@ def test_the_hsa_id_is_matched_before_the_e_mail(session: Session, world: World)
 
 def test_a_user_matched_by_e_mail_keeps_the_hsa_id(session: Session, world: World) -> None:
     nobody = world.users["nobody"]
-    found = sso.sign_in(session, who(email="NOBODY@test.se", hsa_id="SE-9"), OIDC, (), ISSUER)
-    assert found is nobody and nobody.hsa_id == "SE-9"
+    found = sso.sign_in(
+        session, who(email="NOBODY@test.se", hsa_id="SE2321000131-E9"), OIDC, (), ISSUER
+    )
+    assert found is nobody and nobody.hsa_id == "SE2321000131-E9"
     assert kinds(session, nobody) == [AccountEventKind.HSA_ID_SET]
-    sso.sign_in(session, who(email="nobody@test.se", hsa_id="SE-9"), OIDC, (), ISSUER)
+    sso.sign_in(session, who(email="nobody@test.se", hsa_id="SE2321000131-E9"), OIDC, (), ISSUER)
     assert kinds(session, nobody) == [AccountEventKind.HSA_ID_SET]  # once
+
+
+def test_an_address_of_an_account_with_another_hsa_id_is_refused(
+    session: Session, world: World
+) -> None:
+    owner = world.users["vgr-chair"]
+    owner.hsa_id = "SE2321000131-E1"
+    session.flush()
+    with pytest.raises(sso.SignInRefused, match="ett annat HSA-id"):
+        sso.sign_in(session, who(email=owner.email, hsa_id="SE2321000131-E2"), OIDC, (), ISSUER)
+    assert owner.hsa_id == "SE2321000131-E1"
 
 
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
         ({"email": "ny@region.se"}, "Du har inget konto i kflow."),
-        ({"email": "ny@region.se", "hsa_id": "SE-1"}, "eller ditt HSA-id (SE-1)"),
-        ({"hsa_id": "SE-1"}, "Du har inget konto i kflow."),
+        (
+            {"email": "ny@region.se", "hsa_id": "SE2321000131-E11"},
+            "eller ditt HSA-id (SE2321000131-E11)",
+        ),
+        ({"hsa_id": "SE2321000131-E11"}, "Du har inget konto i kflow."),
         ({"name": "Utan Post"}, "lämnade ingen e-postadress (uppgiften email)"),
     ],
 )
@@ -121,18 +146,23 @@ def test_auto_create_makes_a_user_without_roles_and_records_it(
     session: Session, world: World
 ) -> None:
     oidc = dataclasses.replace(OIDC, auto_create=True)
-    claims = {"email": "Ny@Region.se", "name": "Nina Ny", "hsa_id": "SE-2", "groups": ["annan"]}
+    claims = {
+        "email": "Ny@Region.se",
+        "name": "Nina Ny",
+        "hsa_id": "SE2321000131-E12",
+        "groups": ["annan"],
+    }
     user = sso.sign_in(session, who(**claims), oidc, MAPPINGS, ISSUER)
     assert (user.email, user.name, user.hsa_id, user.password_hash) == (
         "ny@region.se",
         "Nina Ny",
-        "SE-2",
+        "SE2321000131-E12",
         None,
     )
     assert roles(session, user) == set()
     (event,) = history(session, user.id)
     assert event.kind == AccountEventKind.CREATED_BY_SSO and event.actor == "kflow"
-    assert event.detail == {"issuer": ISSUER, "subject": "s-1", "hsa_id": "SE-2"}
+    assert event.detail == {"issuer": ISSUER, "subject": "s-1", "hsa_id": "SE2321000131-E12"}
 
 
 def test_auto_create_refuses_an_address_kflow_cannot_use(session: Session, world: World) -> None:

@@ -243,7 +243,7 @@ def matrix(database: Database) -> Iterator[Matrix]:
                 tokens[name] = api_tokens.create_token(session, user, "matrix")[1]
                 revoked, revoked_tokens[name] = api_tokens.create_token(session, user, "revoked")
                 session.flush()
-                api_tokens.revoke_token(session, revoked.id)
+                api_tokens.revoke_token(session, revoked.id, "cli")
                 spare[name] = revoked.id
             session.commit()
             organisation = Organisation(session)

@@ -273,6 +273,13 @@ def test_served_and_command_line_output_has_no_secret(
         assert [s for s, _, _ in statuses] == [200] * 5 + [429]
         assert int(statuses[-1][1]["retry-after"]) > 0
 
+        # Secrets in an address (a reset link, a calendar feed) stay out of the access log.
+        link_secret, feed_secret = "aB3-reset-link-secret-Xy9", "kfc_feed-secret-Zq7"
+        assert request(port, "GET", f"/aterstall-losenord/{link_secret}")[0] == 410
+        assert request(port, "GET", f"/kalender/{feed_secret}.ics")[0] == 404
+        asked = urlencode({"email": "local-lead@test.se", "csrf_token": form["csrf_token"]})
+        assert request(port, "POST", "/glomt-losenord", asked, {**FORM, "Cookie": cookie})[0] == 200
+
     relayed = kflow(env, "-v", "remind")
     assert smtp.logins and all(smtp.logins), relayed.stderr
     assert smtp.capture.received, relayed.stderr
@@ -280,8 +287,12 @@ def test_served_and_command_line_output_has_no_secret(
     served_log = log.read_text()
     assert '"POST /login HTTP/1.1" 303' in served_log  # the access log was written
     assert '"GET /api/v1/me HTTP/1.1" 200' in served_log
+    assert '"GET /aterstall-losenord/… HTTP/1.1" 410' in served_log
+    mailed = re.findall(r"/aterstall-losenord/([A-Za-z0-9_-]{20,})", str(smtp.capture.received))
+    assert mailed, "the reset link was mailed"
     outputs = [served_log, relayed.stdout, relayed.stderr]
     wanted = [*fixed_secrets(), token, made.group(1), session_cookie.split("=", 1)[1]]
+    wanted += [link_secret, feed_secret, *mailed]
     assert leaks(outputs, wanted) == []
 
 

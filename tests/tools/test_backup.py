@@ -85,7 +85,7 @@ def _build_rich(runtime: Runtime) -> None:
         kept.last_used_at = NOW
         revoked, _ = api_tokens.create_token(session, users[1], "gammal")
         session.flush()
-        api_tokens.revoke_token(session, revoked.id)
+        api_tokens.revoke_token(session, revoked.id, "cli")
         users[2].is_active = False
         users[2].password_hash = None
         case_id = session.scalar(select(func.min(Case.id)))

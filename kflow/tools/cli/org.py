@@ -100,10 +100,12 @@ def token() -> None:
 def token_create(email: str, name: str) -> None:
     """Create an API token for EMAIL; the token alone is printed on the last line."""
     from kflow.accounts import tokens as api_tokens
+    from kflow.accounts.events import CLI
     from kflow.org import users as org_users
 
     with runtime().transaction() as session:
-        _, plain = api_tokens.create_token(session, org_users.user_by_email(session, email), name)
+        user = org_users.user_by_email(session, email)
+        _, plain = api_tokens.create_token(session, user, name, actor=CLI)
     click.echo(f"Token for {email} (shown once; store it safely):", err=True)
     click.echo(plain)
 
@@ -139,6 +141,7 @@ def token_list(email: str) -> None:
 def token_revoke(email: str, token_id: int | None, revoke_all: bool) -> None:
     """Revoke EMAIL's token TOKEN_ID, or all of them with --all (say, after a theft)."""
     from kflow.accounts import tokens as api_tokens
+    from kflow.accounts.events import CLI
     from kflow.org import users as org_users
 
     if (token_id is None) == (not revoke_all):
@@ -146,11 +149,11 @@ def token_revoke(email: str, token_id: int | None, revoke_all: bool) -> None:
     with runtime().transaction() as session:
         user = org_users.user_by_email(session, email)
         if revoke_all:
-            count = api_tokens.revoke_all(session, user)
+            count = api_tokens.revoke_all(session, user, actor=CLI)
             click.echo(f"Revoked {count} token(s) of {email}.")
         else:
             assert token_id is not None
-            api_tokens.revoke_own(session, user, token_id)
+            api_tokens.revoke_own(session, user, token_id, actor=CLI)
             click.echo(f"Token {token_id} of {email} is revoked.")
 
 

@@ -138,9 +138,10 @@ def users() -> Any:
 def create_user() -> Any:
     session = boundary.session()
     form = request.form
-    password = form.get("password", "")
+    passwords = boundary.runtime().settings.login.passwords
+    password = form.get("password", "") if passwords else None  # else: single sign-on only
     try:
-        if not password:
+        if passwords and not password:
             raise ValidationError("Ange ett lösenord (minst 8 tecken).")
         user = lifecycle.create(
             session, form.get("email", ""), form.get("name", ""), password, current_user.user

@@ -144,7 +144,7 @@ def revoke_token(token_id: int) -> Any:
         if token is None:
             raise NotFound("Nyckeln finns inte.")
         scope().require_user(session, token.user)
-        api_tokens.revoke_token(session, token_id)
+        api_tokens.revoke_token(session, token_id, _me())
     except KflowError as error:
         return boundary.refused(_tokens_page, error.message, error.status)
     flash(f"Nyckeln {token.prefix}… är återkallad.", "success")

@@ -111,6 +111,8 @@ def set_password(user_id: int) -> Any:
     session = boundary.session()
     try:
         user = _load(user_id)
+        if not boundary.runtime().settings.login.passwords:
+            raise NotFound("Lösenord används inte i kflow: personen loggar in via SSO.")
         password = request.form.get("password", "")
         if not password:
             raise ValidationError("Ange ett lösenord (minst 8 tecken).")

@@ -215,9 +215,9 @@ def _account(session: Session, email: str) -> User | None:
         return None
 
 
-def _throttle(email: str) -> Throttle:
+def _throttle(email: str, kind: str = "account") -> Throttle:
     settings = boundary.runtime().settings
-    return Throttle.of(settings.login, settings.secret_key, email, _address())
+    return Throttle.of(settings.login, settings.secret_key, email, _address(), kind)
 
 
 def too_many(wait_seconds: int) -> str:

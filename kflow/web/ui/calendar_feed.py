@@ -96,7 +96,7 @@ def create_feed() -> Any:
 def revoke_feed() -> Any:
     user = authority().actor.user
     assert user is not None
-    if calendar_feeds.revoke(boundary.session(), user.id):
+    if calendar_feeds.revoke(boundary.session(), user.id, user):
         flash("Kalenderlänken är återkallad. Den gamla adressen fungerar inte längre.", "success")
     return redirect(_back() + "#kalender", 303)
 

@@ -48,6 +48,7 @@ install(bp, login=False)
 NAME = "idp"  # the client's name in Authlib's registry
 EXTENSION = "authlib.integrations.flask_client"
 MAPPINGS = "kflow.sso_mappings"
+MAX_HINT = 2000  # bytes of ID token kept in the (4 KB at most) session cookie
 ID_TOKEN = "oidc_id_token"  # noqa: S105 (a cookie key: the ID token kept as the logout hint)
 NEXT = "oidc_next"  # in the cookie session while the browser is at the provider
 LEEWAY = 120  # seconds of clock skew tolerated in the ID token's exp and iat
@@ -151,8 +152,9 @@ def callback() -> Any:
         return _page(exc.message, 403)
     next_url = safe_next(cookie.get(NEXT))
     cookie.clear()  # a fresh session: nothing from before sign-in carries over
-    if id_token:
-        cookie[ID_TOKEN] = id_token
+    # The logout hint, if it fits the cookie (an ID token with many groups may not): "" still
+    # says the session came from the provider, which then asks the user to confirm.
+    cookie[ID_TOKEN] = id_token if id_token and len(id_token) <= MAX_HINT else ""
     login_user(LoginUser(user, int(cookie_value.partition(".")[0]), cookie_value))
     flash(f"Välkommen, {user.name}!", "success")
     return redirect(next_url or _start_url(), 303)
@@ -184,7 +186,7 @@ def _verified_claims() -> tuple[dict[str, Any], str | None]:
 def logout_url(id_token: str | None) -> str | None:
     """Where signing out sends the browser to sign out at the provider too (RP-initiated
     logout), or None: no ID token, no single sign-on, or a provider without the endpoint."""
-    if not id_token or MAPPINGS not in current_app.extensions:
+    if id_token is None or MAPPINGS not in current_app.extensions:
         return None
     client = _idp()
     try:
@@ -194,10 +196,11 @@ def logout_url(id_token: str | None) -> str | None:
         return None
     if not endpoint:
         return None
+    hint = {"id_token_hint": id_token} if id_token else {}
     url: str = client.create_logout_url(
         post_logout_redirect_uri=_url("/login"),
-        id_token_hint=id_token,
         client_id=boundary.runtime().settings.oidc.client_id,
+        **hint,
     )["url"]
     return url
 

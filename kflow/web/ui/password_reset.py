@@ -52,7 +52,7 @@ def send() -> Any:
     if not email:
         return _ask_page(email, FILL_IN_EMAIL, 422)
     settings = boundary.runtime().settings
-    throttle = auth._throttle(email)
+    throttle = auth._throttle(email, "reset")
     session, now = boundary.session(), utcnow()
     wait = throttle.wait_seconds(session, now)
     if wait > 0:
@@ -96,13 +96,14 @@ def reset() -> Any:
     secret = request.form.get("secret", "")
     form = request.form
     try:
-        passwords.redeem(
+        user = passwords.redeem(
             boundary.session(), secret, form.get("new", ""), form.get("repeat", ""), utcnow()
         )
     except passwords.LinkGone:
         return boundary.refused(_gone)
     except passwords.PasswordProblems as problems:
         return boundary.refused(_choose_page, secret, problems.fields, 422)
+    auth._throttle(user.email).succeeded(boundary.session())  # a new password: start afresh
     logout_user()  # whoever was signed in in this browser: every session has ended
     cookie.clear()
     flash("Ditt nya lösenord är sparat. Logga in med det.", "success")

@@ -80,7 +80,7 @@ def test_revoked_token_and_deactivated_user_are_unauthenticated(api, world):
     row = world.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == api_tokens.hash_token(token))
     )
-    api_tokens.revoke_token(world.session, row.id)
+    api_tokens.revoke_token(world.session, row.id, "cli")
     world.session.flush()
     api.error("GET", "/api/v1/me", "vgr-coordinator", 401, "unauthenticated")
 

@@ -173,7 +173,7 @@ def test_a_wrong_or_missing_state_is_refused(app: Sso, runtime: Runtime, state: 
     assert "Inloggningen misslyckades" in answer.text
     assert "Börja om från inloggningssidan" in answer.text
     assert count(runtime, select(func.count()).select_from(SignInSession)) == 0
-    assert failures(runtime, 2) == 2  # counted against the address (and the empty account)
+    assert failures(runtime, 1) == 1  # counted against the address only: no account is named
 
 
 def test_a_replayed_code_is_refused(app: Sso, runtime: Runtime) -> None:
@@ -212,7 +212,7 @@ def test_an_unknown_user_without_auto_create_is_told_so(app: Sso, runtime: Runti
     assert answer.status_code == 403
     assert "Du har inget konto i kflow." in answer.text
     assert user(runtime, "okand@example.se") is None
-    assert failures(runtime, 2) == 2
+    assert failures(runtime, 1) == 1
 
 
 def test_an_unknown_user_with_auto_create_gets_an_account_without_roles(
@@ -346,9 +346,25 @@ def test_failed_callbacks_lock_the_address_like_failed_passwords(
     browser = requests.Session()
     for _ in range(2):
         assert browser.get(f"{sso.url}{CALLBACK}?code=x&state=y").status_code == 400
-    failures(runtime, 4)
+    failures(runtime, 2)
     callback = to_callback(browser, sso, "alice")  # even a good answer waits now
     locked = browser.get(callback)
     assert locked.status_code == 429
     assert "För många misslyckade inloggningsförsök" in locked.text
     assert locked.headers["Retry-After"]
+
+
+def test_failed_callbacks_never_lock_single_sign_on_for_everyone(
+    sso: Sso, runtime: Runtime
+) -> None:
+    """A failed callback names no account, so the per-account limit never applies: failures
+    (stale links, people without an account) cannot lock out the whole region."""
+    settings = runtime.settings
+    strict = settings.replace(login=dataclasses.replace(settings.login, max_failures_per_account=1))
+    sso.server.app = create_app(dataclasses.replace(runtime, settings=strict))
+    browser = requests.Session()
+    for _ in range(3):
+        assert browser.get(f"{sso.url}{CALLBACK}?code=x&state=y").status_code == 400
+    failures(runtime, 3)
+    signed_in = browser.get(to_callback(browser, sso, "alice"))
+    assert signed_in.status_code == 200 and "Välkommen" in signed_in.text

@@ -126,7 +126,8 @@ def demo(database: Database) -> Iterator[Demo]:
     tokens = {}
     with runtime.transaction() as session:
         load_demo(session, runtime.settings)
-        for user in session.scalars(select(User).where(User.email.like(f"%@{DOMAIN}"))):
+        demo_users = select(User).where(User.email.like(f"%@{DOMAIN}"), User.is_active)
+        for user in session.scalars(demo_users):
             user.password_hash = cheap
             tokens[user.email.removesuffix(f"@{DOMAIN}")] = api_tokens.create_token(
                 session, user, "sidor"
