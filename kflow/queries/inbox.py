@@ -33,6 +33,8 @@ from kflow.db import utcnow
 from kflow.engine.authority import Authority
 from kflow.engine.history import CASES
 from kflow.engine.visibility import below
+from kflow.org.models import Unit
+from kflow.org.roles import UnitKind
 from kflow.paging import Page, page_args
 from kflow.states import MACHINES
 from kflow.states.base import CaseType, Scope
@@ -126,6 +128,11 @@ def _wait_selects(authority: Authority, near: dt.date, filters: Filters) -> list
         selects: list[Select[Any]] = []
         for (role, scope, near_due), state_set in states.items():
             reach = below(by_role[role])
+            if Scope(scope) == Scope.REGION:
+                # A case's region is a region unit: naming only the regions reached lets the
+                # database read one range of the region index for each (a region's whole tree,
+                # hundreds of units, looks to its planner like hundreds of ranges).
+                reach = select(Unit.id).where(Unit.kind == UnitKind.REGION, Unit.id.in_(reach))
             places = {
                 Scope.CASE: [c.owner_id, c.assignee_id],
                 Scope.REGION: [c.region_id],
