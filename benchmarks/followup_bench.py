@@ -75,17 +75,16 @@ def build(args: dict[str, Any]) -> dict[str, Any]:
     regions = cur.fetchall()
     cur.execute("SELECT id FROM units WHERE code = 'npo-hjart-och-karlsjukdomar'")
     npo = cur.fetchone()[0]
-    cur.execute(
-        f"INSERT INTO cases (type, state, title, owner_id, lock_version, created_at, "
-        f"updated_at, kind, version) VALUES ('knowledge_support', 'published', {q}, {q}, 1, "
-        f"{q}, {q}, 'vardforlopp', 1)",
-        (KS_TITLE, npo, now, now),
-    )
-    cur.execute("SELECT id FROM cases WHERE title = " + q, (KS_TITLE,))
-    ks = cur.fetchone()[0]
+    # ``knowledge_supports`` (default 1) knowledge supports share the indicators evenly, so that
+    # a larger data set holds more knowledge supports with as many indicators each.
+    supports = [
+        _knowledge_support(cur, q, KS_TITLE if k == 0 else f"{KS_TITLE} {k + 1}", npo, now)
+        for k in range(args.get("knowledge_supports", 1))
+    ]
     indicators = []
     for i in range(args["indicators"]):
         ratio = i % 3 == 0
+        ks = supports[i * len(supports) // args["indicators"]]
         cur.execute(
             f"INSERT INTO indicators (knowledge_support_id, code, name, unit_of_measure, "
             f"target_value, direction, source, aggregation) VALUES ({q}, {q}, {q}, {q}, {q}, "
@@ -122,9 +121,21 @@ def build(args: dict[str, Any]) -> dict[str, Any]:
         "units": len(units),
         "indicators": [ind for ind, _ in indicators],
         "periods": periods,
-        "knowledge_support": ks,
+        "knowledge_support": supports[0],
+        "knowledge_supports": supports,
         "regions": {code: rid for rid, code in regions},
     }
+
+
+def _knowledge_support(cur: Any, q: str, title: str, npo: int, now: dt.datetime) -> int:
+    cur.execute(
+        f"INSERT INTO cases (type, state, title, owner_id, lock_version, created_at, "
+        f"updated_at, kind, version) VALUES ('knowledge_support', 'published', {q}, {q}, 1, "
+        f"{q}, {q}, 'vardforlopp', 1)",
+        (title, npo, now, now),
+    )
+    cur.execute("SELECT id FROM cases WHERE title = " + q, (title,))
+    return int(cur.fetchone()[0])
 
 
 def _units(cur: Any, q: str, regions: list[Any], per_region: int, now: dt.datetime) -> list[int]:

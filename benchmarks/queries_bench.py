@@ -42,6 +42,10 @@ OVERVIEW_LIMIT = 50
 INBOX_LIMIT = 100
 OVERDUE_LIMIT = 50
 PAGE = 500
+# A twin that takes seconds a call (the naive overdue query at 3.1 million cases) is timed
+# only until it has run TWIN_MIN_RUNS times and TWIN_BUDGET_S in all.
+TWIN_MIN_RUNS = 5
+TWIN_BUDGET_S = 15.0
 
 
 # --- kflow --------------------------------------------------------------------------------------
@@ -370,6 +374,8 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
                 began = time.perf_counter()
                 kflow_call()
                 kflow_s.append(time.perf_counter() - began)
+                if len(sql_s) >= TWIN_MIN_RUNS and sum(sql_s) > TWIN_BUDGET_S:
+                    continue  # a twin of seconds a call: its first runs tell enough
                 began = time.perf_counter()
                 sql_call()
                 sql_s.append(time.perf_counter() - began)
@@ -380,6 +386,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
                 "sql_p50_ms": s["p50_ms"],
                 "sql_p95_ms": s["p95_ms"],
                 "runs": args["runs"],
+                "twin_runs": len(sql_s),
                 "answer": {
                     key: (len(value) if isinstance(value, list) else value)
                     for key, value in answer.items()

@@ -4,9 +4,11 @@ Each size is one database, ``kflow_scale_<size>_<key>``: kflow's schema migrated
 benchmark organisation (benchmarks.org), about ``target`` cases with their history exactly as
 benchmarks.datagen makes them for SQLite (333 cases a knowledge support, about 3.6 history rows
 a case), and the follow-up data at the same scale (benchmarks.followup_bench's organisation of
-300 local units a region with 20 tertials of every indicator: one indicator per 26,000 cases,
-so 12 at 312k and 120 at 3.1M, 15 million measurements). The rows go in with COPY, then
-ANALYZE and a checkpoint.
+300 local units a region with 20 tertials of every indicator): knowledge supports of 10
+indicators each, one per 260,000 cases and at least one, so every size shows the Uppföljning
+page the same ten indicators of 126,000 measurements each, and 3.1M holds 12 such knowledge
+supports (120 indicators, 15 million measurements). The rows go in with COPY, then ANALYZE and
+a checkpoint.
 
 ``key`` is a hash of the schema's head revision and of the generators' source, so a changed
 schema or generator builds afresh and a rerun reuses what it built. A data set is built under a
@@ -32,12 +34,13 @@ from kflow.engine.history import EVENT_COLUMNS
 
 SIZES = {"3k": 3_120, "31k": 31_200, "312k": 312_000, "3.1m": 3_120_000}
 QUICK_SIZES = {"3k": 3_120, "10k": 9_990}
-CASES_PER_INDICATOR = 26_000
+CASES_PER_FOLLOWUP_KS = 260_000
+INDICATORS_PER_KS = 10  # the Uppföljning page's page size: a page of equal content at every size
 FOLLOWUP_UNITS = 300
 FOLLOWUP_PERIODS = 20
 META = "bench_scale_meta"
 # Raise when this module's way of building changes (its other code may change freely).
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 
 def key() -> str:
@@ -54,8 +57,8 @@ def name(size: str) -> str:
     return f"kflow_scale_{size.replace('.', '_')}_{key()}"
 
 
-def indicators_for(target: int) -> int:
-    return max(1, round(target / CASES_PER_INDICATOR))
+def followup_supports(target: int) -> int:
+    return max(1, round(target / CASES_PER_FOLLOWUP_KS))
 
 
 class PgGenerator(Generator):
@@ -111,7 +114,7 @@ def ensure(size: str, target: int, tmp: Path) -> dict[str, Any]:
     log(f"scale data {size}: building about {target:,} cases in {building}")
     info = build_template(pg_url(building), tmp)
     facts = _cases(building, info, target, tmp)
-    facts["followup"] = _followup(building, indicators_for(target), tmp)
+    facts["followup"] = _followup(building, followup_supports(target), tmp)
     facts["generated_s"] = round(time.perf_counter() - began, 1)
     facts["org"] = info.to_json()
     _finish(building, facts)
@@ -187,14 +190,15 @@ def _cases(db: str, info: OrgInfo, target: int, tmp: Path) -> dict[str, Any]:
     }
 
 
-def _followup(db: str, indicators: int, tmp: Path) -> dict[str, Any]:
+def _followup(db: str, supports: int, tmp: Path) -> dict[str, Any]:
     from benchmarks.followup_bench import build
 
     return dict(
         build(
             {
                 "url": pg_url(db),
-                "indicators": indicators,
+                "knowledge_supports": supports,
+                "indicators": supports * INDICATORS_PER_KS,
                 "units": FOLLOWUP_UNITS,
                 "periods": FOLLOWUP_PERIODS,
                 "tmp": str(tmp),

@@ -7,7 +7,8 @@ worker is busy and a request's latency is its service time on a busy machine. Th
 ``POST /api/v1/regional-adaptations/<id>/transitions``, put_on_hold and resume in turn, each
 connection on a regional adaptation of its own (in ``assessing``), as VGR's coordinator with
 an API token. The pages are read by VGR's process lead, signed in with a password: Min inkorg
-(``/``), a knowledge support's page, Översikt, Uppföljning and the chain history CSV.
+(``/``), a knowledge support's page, Översikt, Uppföljning and the chain history CSV; the
+knowledge support's remissammanställning (the consultation summary) by its NPO's chair.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SECRET = "bench-scale-secret-key-not-for-production-0123456789"  # noqa: S105
 USER_AGENT = "kflow-bench-scale"
 PASSWORD = "bench-scale-password"  # noqa: S105
 CLICK = "click"
-PAGES = ("inbox", "case", "overview", "followup", "history_csv")
+PAGES = ("inbox", "case", "overview", "followup", "history_csv", "consultation")
 
 
 def env(db: str, tmp: Path) -> dict[str, str]:
@@ -78,12 +79,51 @@ def prepare(
     settings = load_settings(environ=env(db, tmp))
     runtime = Runtime.create(settings)
     with runtime.transaction() as session:
-        lead = session.get(User, vgr["lead"])
-        org_users.set_password(lead, PASSWORD)
+        emails = []
+        for user_id in (vgr["lead"], facts["history_chair"]):
+            user = session.get(User, user_id)
+            org_users.set_password(user, PASSWORD)
+            emails.append(user.email)
         coordinator = session.get(User, vgr["coordinator"])
         _, token = tokens.create_token(session, coordinator, "bench-scale")
-        email = lead.email
     app = create_app(runtime)
+    lead, chair = (_signed_in(app, email) for email in emails)
+    recorder = Recorder(runtime.engine)
+    ks = facts["history_ks"]
+    paths = {
+        "inbox": "/",
+        "case": f"/arenden/{ks}",
+        "overview": "/oversikt",
+        "followup": "/uppfoljning",
+        "history_csv": f"/arenden/{ks}/historik.csv",
+        # read by the knowledge support's NPO chair (only its owner reads every answer)
+        "consultation": f"/arenden/{ks}/remissammanstallning",
+    }
+    readers = {page: chair if page == "consultation" else lead for page in paths}
+    script: dict[str, list[dict[str, Any]]] = {}
+    for page, path in paths.items():
+        script[f"GET {path}"] = [capture(readers[page][0], recorder, "GET", path)]
+    auth = {"Authorization": f"Bearer {token}"}
+    click_path = f"/api/v1/regional-adaptations/{ids[-1]}/transitions"
+    script["POST /click"] = [
+        capture(lead[0], recorder, "POST", click_path, json=body, headers=auth)
+        for body in (HOLD, RESUME)
+    ]
+    runtime.engine.dispose()
+    statements = {key: len(v[0]["statements"]) for key, v in script.items()}
+    return {
+        "script": script,
+        "paths": paths,
+        "cookie": lead[1],
+        "cookies": {page: reader[1] for page, reader in readers.items()},
+        "token": token,
+        "click_ids": ids[:-1],
+        "statements": statements,
+    }
+
+
+def _signed_in(app: Any, email: str) -> tuple[Any, str]:
+    """A test client signed in as ``email`` with the benchmark password, and its cookie."""
     client = app.test_client()
     client.environ_base.update({"HTTP_USER_AGENT": USER_AGENT, "REMOTE_ADDR": "127.0.0.1"})
     form = client.get("/login").get_data(as_text=True)
@@ -95,34 +135,7 @@ def prepare(
     assert signed_in.status_code == 303, signed_in.status_code
     cookie = client.get_cookie("session")
     assert cookie is not None
-    recorder = Recorder(runtime.engine)
-    ks = facts["history_ks"]
-    paths = {
-        "inbox": "/",
-        "case": f"/arenden/{ks}",
-        "overview": "/oversikt",
-        "followup": "/uppfoljning",
-        "history_csv": f"/arenden/{ks}/historik.csv",
-    }
-    script: dict[str, list[dict[str, Any]]] = {}
-    for path in paths.values():
-        script[f"GET {path}"] = [capture(client, recorder, "GET", path)]
-    auth = {"Authorization": f"Bearer {token}"}
-    click_path = f"/api/v1/regional-adaptations/{ids[-1]}/transitions"
-    script["POST /click"] = [
-        capture(client, recorder, "POST", click_path, json=body, headers=auth)
-        for body in (HOLD, RESUME)
-    ]
-    runtime.engine.dispose()
-    statements = {key: len(v[0]["statements"]) for key, v in script.items()}
-    return {
-        "script": script,
-        "paths": paths,
-        "cookie": f"session={cookie.value}",
-        "token": token,
-        "click_ids": ids[:-1],
-        "statements": statements,
-    }
+    return client, f"session={cookie.value}"
 
 
 HOLD = {"trigger": "put_on_hold", "comment": "Väntar på underlag från förvaltningen."}

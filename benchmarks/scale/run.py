@@ -85,7 +85,7 @@ def http_runs(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str,
                             runs["click"] = _measure(port, lua, workers, h, tmp)
                         if workers in h["page_workers"]:
                             for page, path in prepared["paths"].items():
-                                lua = http.lua_page(path, prepared["cookie"])
+                                lua = http.lua_page(path, prepared["cookies"][page])
                                 runs[page] = _measure(port, lua, workers, h, tmp)
             out[size] = result
         finally:
@@ -101,46 +101,35 @@ def _measure(port: int, lua: str, workers: int, h: dict[str, Any], tmp: Path) ->
 def memory(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
     m = cfg["memory"]
     out: dict[str, Any] = {"worker": _worker_rss(sets[m["size"]], m, tmp), "sweep": {}}
+    kflow = str(Path(sys.executable).parent / "kflow")
     for size in m["sweep_sizes"]:
         db = data.copy(sets[size]["db"], "sweep")
-        log(f"sweep at {size} (peak memory)")
+        log(f"kflow scheduler at {size}: its start-up sweep (peak memory)")
         try:
-            out["sweep"][size] = run_worker(
-                "benchmarks.sweep_bench",
-                {"url": pg_url(db), "measure": "memory", "tmp": str(tmp)},
-                tmp,
+            out["sweep"][size] = mem.process_until(
+                [kflow, "scheduler"], http.env(db, tmp), tmp / "scheduler.log", "Start-up sweep:"
             )
         finally:
             data.drop(db)
     out["export"], out["import"] = {}, {}
     key = tmp / "backup.key"
     key.write_text("bench-scale-backup-key-0123456789abcdef0123456789abcdef\n")
-    kflow = str(Path(sys.executable).parent / "kflow")
     for size in m["backup_sizes"]:
         facts = sets[size]
-        dump = tmp / f"backup-{size}.jsonl.gz"
-        log(f"kflow export at {size}")
-        environment = http.env(facts["db"], tmp)
-        out["export"][size] = mem.process_peak(
-            [kflow, "export", str(dump), "--key-file", str(key), "--force"],
-            environment,
-            tmp / "export.log",
-        )
-        out["export"][size]["bytes"] = dump.stat().st_size
         empty = data.empty(f"{facts['db']}_import")
         try:
-            environment = http.env(empty, tmp)
-            subprocess.run([kflow, "db", "upgrade"], env=environment, check=True,  # noqa: S603
+            target = http.env(empty, tmp)
+            subprocess.run([kflow, "db", "upgrade"], env=target, check=True,  # noqa: S603
                            capture_output=True)  # fmt: skip
-            log(f"kflow import at {size}")
-            out["import"][size] = mem.process_peak(
-                [kflow, "import", str(dump), "--key-file", str(key)],
-                environment,
-                tmp / "import.log",
+            log(f"kflow export - | kflow import - at {size}")
+            out["export"][size], out["import"][size] = mem.pipeline_peaks(
+                [kflow, "export", "-", "--key-file", str(key)],
+                [kflow, "import", "-", "--key-file", str(key)],
+                (http.env(facts["db"], tmp), target),
+                tmp / "backup.log",
             )
         finally:
             data.drop(empty)
-            dump.unlink(missing_ok=True)
     return out
 
 

@@ -228,6 +228,33 @@ Index(
     sqlite_where=_t.c.assignee_id.is_not(None),
     postgresql_where=_t.c.assignee_id.is_not(None),
 )
+# Försenade, a page at a time: a region's open cases of a type in due order, so that each
+# part of the list reads only the first page's worth (kflow.queries.overdue).
+Index(
+    "ix_cases_region_due",
+    _t.c.region_id,
+    _t.c.type,
+    _t.c.due,
+    _t.c.id,
+    sqlite_where=_t.c.due.is_not(None),
+    postgresql_where=_t.c.due.is_not(None),
+)
+# Översikt: the knowledge supports published at least once, and those never published, each
+# newest first and counted from an index of their own (a few thousand among millions of cases).
+_WHERE_PUBLISHED = text("type = 'knowledge_support' AND published_version IS NOT NULL")
+_WHERE_UNPUBLISHED = text("type = 'knowledge_support' AND published_version IS NULL")
+Index(
+    "ix_cases_ks_published",
+    _t.c.id,
+    sqlite_where=_WHERE_PUBLISHED,
+    postgresql_where=_WHERE_PUBLISHED,
+)
+Index(
+    "ix_cases_ks_unpublished",
+    _t.c.id,
+    sqlite_where=_WHERE_UNPUBLISHED,
+    postgresql_where=_WHERE_UNPUBLISHED,
+)
 # Reports reach their recipient's inbox through it.
 Index(
     "ix_cases_recipient",

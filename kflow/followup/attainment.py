@@ -84,6 +84,29 @@ def aggregate() -> ColumnElement[Any]:
     )
 
 
+def partial_sums() -> list[ColumnElement[Any]]:
+    """What ``aggregate`` is made of, for a group of measurements (M) alone: a roll-up over
+    hundreds of thousands of measurements groups them first and joins the indicators to the
+    few groups (``from_partials``), not to every measurement."""
+    return [
+        func.avg(M.c.value).label("mean_value"),
+        func.sum(M.c.value).label("sum_value"),
+        func.sum(M.c.numerator).label("sum_numerator"),
+        func.sum(M.c.denominator).label("sum_denominator"),
+    ]
+
+
+def from_partials(sums: Any) -> ColumnElement[Any]:
+    """``aggregate`` from ``partial_sums`` (the columns of ``sums``; IND joined)."""
+    percent = case((func.lower(IND.c.unit_of_measure).in_(sorted(PERCENT_UNITS)), 100.0), else_=1.0)
+    ratio = sums.c.sum_numerator * percent / func.nullif(sums.c.sum_denominator, 0)
+    return case(
+        (IND.c.aggregation == "mean", sums.c.mean_value),
+        (IND.c.aggregation == "sum", sums.c.sum_value),
+        else_=ratio,
+    )
+
+
 def status(
     value: ColumnElement[Any], target: ColumnElement[Any], tolerance: ColumnElement[Any]
 ) -> ColumnElement[str]:
@@ -106,6 +129,17 @@ def _trend(value: float | None, previous: float | None) -> str | None:
     if abs(value - previous) < 1e-9:
         return "same"
     return "up" if value > previous else "down"
+
+
+def level_units(session: Session, level: str, within: int | None = None) -> list[int]:
+    """The ids of the units of kind ``level`` (at or below ``within``). A roll-up names them
+    rather than joining on the kind: the planner then reads the closure's statistics for each
+    (a region has hundreds of units below it, the average unit a handful), estimates the rows
+    it will aggregate and picks a plan that reads each measurement once."""
+    stmt = select(U.c.id).where(U.c.kind == level)
+    if within is not None:
+        stmt = stmt.where(U.c.id.in_(select(C.c.descendant_id).where(C.c.ancestor_id == within)))
+    return list(session.scalars(stmt.order_by(U.c.id)))
 
 
 def target_results(
@@ -204,8 +238,8 @@ def level_results(
         )
     )
     if grouped:
-        values = values.join(C, C.c.descendant_id == M.c.unit_id).join(
-            U, and_(U.c.id == C.c.ancestor_id, U.c.kind == level)
+        values = values.join(C, C.c.descendant_id == M.c.unit_id).where(
+            C.c.ancestor_id.in_(level_units(session, level))
         )
         values = values.group_by(
             C.c.ancestor_id, M.c.period, IND.c.aggregation, IND.c.unit_of_measure

@@ -19,6 +19,9 @@ from kflow.followup.attainment import (
     M,
     U,
     aggregate,
+    from_partials,
+    level_units,
+    partial_sums,
     status,
 )
 from kflow.org.roles import UnitKind
@@ -50,40 +53,35 @@ def series(
         raise ValueError(level)
     if not indicator_ids or not period_codes:
         return []
-    grouped = level != "nation"
-    unit = C.c.ancestor_id if grouped else literal(None)
-    stmt = (
-        select(
-            M.c.indicator_id,
-            unit.label("unit_id"),
-            M.c.period,
-            aggregate().label("value"),
-            func.count().label("reports"),
-        )
-        .select_from(M)
-        .join(IND, IND.c.id == M.c.indicator_id)
-        .where(
-            M.c.indicator_id.in_(indicator_ids),
-            M.c.period.in_(period_codes),
-            M.c.superseded_at.is_(None),
-        )
+    keys: list[Any] = [M.c.indicator_id, M.c.period]
+    stmt = select(*keys, *partial_sums(), func.count().label("reports")).where(
+        M.c.indicator_id.in_(indicator_ids),
+        M.c.period.in_(period_codes),
+        M.c.superseded_at.is_(None),
     )
-    keys: list[Any] = [M.c.indicator_id, M.c.period, IND.c.aggregation, IND.c.unit_of_measure]
-    if grouped:
-        stmt = stmt.join(C, C.c.descendant_id == M.c.unit_id).join(
-            U, and_(U.c.id == C.c.ancestor_id, U.c.kind == level)
+    if level != "nation":
+        units = level_units(session, level, within)
+        if not units:
+            return []
+        keys.append(C.c.ancestor_id)
+        stmt = stmt.add_columns(C.c.ancestor_id.label("unit_id"))
+        stmt = stmt.join(C, C.c.descendant_id == M.c.unit_id).where(C.c.ancestor_id.in_(units))
+    sums = stmt.group_by(*keys).subquery("sums")
+    unit = sums.c.unit_id if level != "nation" else literal(None)
+    rolled = (
+        select(
+            sums.c.indicator_id,
+            unit.label("unit_id"),
+            sums.c.period,
+            from_partials(sums).label("value"),
+            sums.c.reports,
         )
-        if within is not None:
-            inside = C.alias("inside")
-            stmt = stmt.join(
-                inside,
-                and_(inside.c.descendant_id == C.c.ancestor_id, inside.c.ancestor_id == within),
-            )
-        keys.insert(1, C.c.ancestor_id)
-    stmt = stmt.group_by(*keys).order_by(M.c.indicator_id, unit, M.c.period)
+        .join(IND, IND.c.id == sums.c.indicator_id)
+        .order_by(sums.c.indicator_id, unit, sums.c.period)
+    )
     return [
         Point(ind, unit_id, period, _f(value), reports)
-        for ind, unit_id, period, value, reports in session.execute(stmt)
+        for ind, unit_id, period, value, reports in session.execute(rolled)
     ]
 
 

@@ -184,17 +184,37 @@ def inbox(
     return _case_page(session, matches, order, lim, off)
 
 
-def supports(session: Session, authority: Authority, near: dt.date | None = None) -> list[Any]:
+# The inbox offers its knowledge supports as a filter list only while it is short enough to
+# read: past this many waiting cases (at national size thousands of knowledge supports) one
+# searches by title instead, and the list is not read.
+SUPPORTS_UP_TO_CASES = 1_000
+
+
+def supports(
+    session: Session,
+    authority: Authority,
+    near: dt.date | None = None,
+    *,
+    waiting: int | None = None,
+) -> list[Any] | None:
     """(id, title) of the knowledge supports of the cases that wait for the actor (the
-    inbox's filter choices), by title."""
+    inbox's filter choices), by title; None when more than SUPPORTS_UP_TO_CASES cases wait.
+    ``waiting``: the inbox's unfiltered total when the caller knows it (else it is counted, up
+    to the limit)."""
     matches = _matches(authority, near, None)
     if matches is None:
         return []
+    connection = session.connection()
+    if waiting is None:
+        first = select(matches.c.id).limit(SUPPORTS_UP_TO_CASES + 1)
+        waiting = len(connection.execute(first).all())
+    if waiting > SUPPORTS_UP_TO_CASES:
+        return None
     c = CASES.c
     ks = CASES.alias("ks")
     ids = select(func.coalesce(c.knowledge_support_id, c.id)).where(c.id.in_(select(matches.c.id)))
     return list(
-        session.connection().execute(
+        connection.execute(
             select(ks.c.id, ks.c.title)
             .where(ks.c.id.in_(ids), ks.c.type == CaseType.KNOWLEDGE_SUPPORT)
             .order_by(ks.c.title, ks.c.id)

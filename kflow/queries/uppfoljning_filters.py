@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kflow.cases.models import Case, KnowledgeSupport
@@ -144,7 +145,7 @@ def options(session: Session, filters: Filters, regions: list[Unit]) -> Options:
             | (Indicator.owner_unit_id == filters.npo.id)
             | Indicator.owner_unit_id.in_(select(Unit.id).where(Unit.mirrors_id == filters.npo.id))
         )
-    codes = set(session.scalars(select(Measurement.period).distinct()))
+    codes = measured_periods(session)
     codes.add(filters.period.code)
     ordered = sorted((periods.parse(c) for c in codes), key=lambda p: (p.end, p.months))
     return Options(
@@ -154,3 +155,25 @@ def options(session: Session, filters: Filters, regions: list[Unit]) -> Options:
         regions=regions,
         periods=[p.code for p in reversed(ordered)],
     )
+
+
+def measured_periods(session: Session) -> set[str]:
+    """The periods with a current measurement. A loose index scan: for each indicator, period
+    after period through the current-value index (indicator, period, unit), so the cost grows
+    with the indicators and periods, not with the millions of measurements between them."""
+    m = Measurement.__table__.c
+
+    def after(indicator: Any, period: Any = None) -> Any:
+        where = [m.indicator_id == indicator, m.superseded_at.is_(None)]
+        if period is not None:
+            where.append(m.period > period)
+        return select(func.min(m.period)).where(*where).scalar_subquery()
+
+    first = select(Indicator.id.label("indicator_id"), after(Indicator.id).label("period"))
+    seen = first.cte("seen", recursive=True)
+    step = select(seen.c.indicator_id, after(seen.c.indicator_id, seen.c.period)).where(
+        seen.c.period.is_not(None)
+    )
+    seen = seen.union_all(step)
+    found = select(seen.c.period).where(seen.c.period.is_not(None)).distinct()
+    return {code for code in session.scalars(found)}

@@ -17,7 +17,9 @@ from kflow.tools.backup.codecs import ENCODERS, kind
 from kflow.tools.backup.format import (
     FORMAT,
     FORMAT_VERSION,
+    GZIP_LEVEL,
     READ_BATCH,
+    WRITE_BATCH,
     BackupError,
     Sink,
     Summary,
@@ -33,16 +35,26 @@ from kflow.tools.backup.schema import (
 
 
 class Writer:
-    """Writes lines to a binary stream, keeping the HMAC-SHA256 of everything written."""
+    """Writes lines to a binary stream, keeping the HMAC-SHA256 of everything written. Lines
+    are gathered and written (and authenticated) a batch at a time; ``flush`` writes the rest."""
 
     def __init__(self, out: Sink, key: bytes) -> None:
         self.out = out
         self.mac = mac(key)
+        self.pending: list[str] = []
 
     def line(self, value: Any) -> None:
-        data = dumps(value).encode("utf-8") + b"\n"
-        self.mac.update(data)
-        self.out.write(data)
+        self.pending.append(dumps(value))
+        if len(self.pending) >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.pending.append("")  # every line ends with a newline
+            data = "\n".join(self.pending).encode("utf-8")
+            self.pending.clear()
+            self.mac.update(data)
+            self.out.write(data)
 
 
 def _read_statement(table: Table) -> Any:
@@ -103,6 +115,8 @@ def export_to(
         for name in stored:
             assert files is not None  # export_lines refused a database with files and no store
             writer.line(backup_files.line(files, name))
+            writer.flush()  # a file's line may be large: one at a time
+        writer.flush()
         total = sum(counts.values())
         writer.out.write(
             dumps({"end": FORMAT, "rows": total, "hmac_sha256": writer.mac.hexdigest()}).encode()
@@ -111,8 +125,14 @@ def export_to(
     return Summary(revision, counts)
 
 
+# Values the driver already gives as the file holds them (an int, a str, a bool).
+_AS_THEY_ARE = ("integer", "string", "boolean")
+
+
 def _export_table(conn: Connection, table: Table, writer: Writer) -> int:
-    encoders = [ENCODERS[kind(c)] for c in table.columns]
+    encoders = [
+        (i, ENCODERS[kind(c)]) for i, c in enumerate(table.columns) if kind(c) not in _AS_THEY_ARE
+    ]
     # Rows go out by primary key; a row that points at a later row of its own table gets that
     # reference set after the table is in (kflow.tools.backup.inserter).
     result = conn.execute(
@@ -121,13 +141,13 @@ def _export_table(conn: Connection, table: Table, writer: Writer) -> int:
     )
     written = 0
     for row in result:
-        writer.line(
-            [
-                table.name,
-                [None if v is None else enc(v) for enc, v in zip(encoders, row, strict=True)],
-            ]
-        )
+        values = list(row)
+        for i, encode in encoders:
+            if values[i] is not None:
+                values[i] = encode(values[i])
+        writer.line([table.name, values])
         written += 1
+    writer.flush()  # a table's rows start a write of their own
     return written
 
 
@@ -146,7 +166,7 @@ def export_file(
         raise BackupError(f"{path} already exists; choose another name or pass --force.")
     partial = path.with_name(path.name + ".partial")
     try:
-        with gzip.open(partial, "wb") as out:
+        with gzip.open(partial, "wb", compresslevel=GZIP_LEVEL) as out:
             summary = export_to(engine, out, key=key, files=files)
         os.replace(partial, path)
     finally:
@@ -159,5 +179,5 @@ def export_stream(
 ) -> Summary:
     """Export as gzip to an open binary stream (standard output)."""
     check_key(key)
-    with gzip.GzipFile(fileobj=stream, mode="wb") as out:
+    with gzip.GzipFile(fileobj=stream, mode="wb", compresslevel=GZIP_LEVEL) as out:
         return export_to(engine, out, key=key, files=files)

@@ -140,10 +140,10 @@ def _decode_row(
     if not isinstance(values, list) or len(values) != len(columns):
         raise _Malformed(f"a row of {table_name} has the wrong number of values")
     try:
-        return tuple(
+        return tuple([
             None if value is None else decode(value)
             for decode, value in zip(columns, values, strict=True)
-        )
+        ])  # fmt: skip
     except (ValueError, TypeError) as exc:
         raise _Malformed(f"a value of {table_name} is malformed: {exc}") from None
 

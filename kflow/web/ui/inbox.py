@@ -39,12 +39,13 @@ def near() -> Any:
     return inbox_list.near_until(today(), boundary.runtime().settings)
 
 
-def filter_choices(session: Any, auth: Any) -> dict[str, Any]:
-    """The filter form's options: case types, states per type, the inbox's knowledge supports."""
+def filter_choices(session: Any, auth: Any, waiting: int | None = None) -> dict[str, Any]:
+    """The filter form's options: case types, states per type, the inbox's knowledge supports
+    (None past inbox_list.SUPPORTS_UP_TO_CASES waiting cases: search by title instead)."""
     return {
         "types": [(t, m.label) for t, m in MACHINES.items()],
         "states": [(m.label, [(s, m.state_label(s)) for s in m.waits]) for m in MACHINES.values()],
-        "supports": inbox_list.supports(session, auth, near()),
+        "supports": inbox_list.supports(session, auth, near(), waiting=waiting),
     }
 
 
@@ -70,6 +71,7 @@ def index() -> Any:
         bulk=any(row.bulk for _, rows in groups for row in rows),
         filters=filters,
         query={k: v for k, v in request.args.items() if k != "offset" and v},
-        choices=filter_choices(session, auth),
+        choices=filter_choices(session, auth, None if filters.active else page.total),
+        supports_limit=f"{inbox_list.SUPPORTS_UP_TO_CASES:,}".replace(",", "\N{NO-BREAK SPACE}"),
         feed=calendar_feeds.active(session, user.id),
     )

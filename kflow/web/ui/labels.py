@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
@@ -77,6 +78,24 @@ def adaptation_symbol(state: str | None) -> str:
 
 def adaptation_label(state: str | None) -> str:
     return MACHINES[CaseType.REGIONAL_ADAPTATION].state_label(state) if state else NO_ADAPTATION
+
+
+@dataclasses.dataclass(frozen=True)
+class CellText:
+    symbol: str
+    label: str
+    short: str
+
+
+@functools.cache
+def cell_texts() -> dict[str | None, CellText]:
+    """Each regional adaptation state's (and no adaptation's) symbol, label and short label,
+    as the overview's cells show them."""
+    machine = MACHINES[CaseType.REGIONAL_ADAPTATION]
+    return {
+        state: CellText(adaptation_symbol(state), adaptation_label(state), adaptation_short(state))
+        for state in (None, *machine.state_labels)
+    }
 
 
 @dataclasses.dataclass

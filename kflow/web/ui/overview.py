@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from kflow import paging
@@ -84,13 +84,12 @@ def index() -> Any:
         scope=chosen,
         my_regions=set(mine.regions),
         has_region=mine.has_region,
-        region_symbol=labels.adaptation_symbol,
+        cell_texts=labels.cell_texts(),
+        case_href=url_for("cases.show", case_id=0).removesuffix("0"),
         goals=overview_data.goals_met(session, page.items, goal_period, tolerance),
         goal_period=goal_period,
         regions=regions,
         region_label=labels.region_label,
-        adaptation_short=labels.adaptation_short,
-        adaptation_label=labels.adaptation_label,
         legend=labels.legend(),
         owners=unit_queries.national(session),
         kinds=ks_states.KINDS,
