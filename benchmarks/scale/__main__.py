@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and short runs")
     parser.add_argument("--out", type=Path, help="results.json (default benchmarks/results.json)")
     parser.add_argument("--md", type=Path, help="Markdown page (default docs/benchmarks.md)")
-    parser.add_argument("--only", help="comma-separated parts: queries, http, memory")
+    parser.add_argument(
+        "--only",
+        help="comma-separated parts: queries, http, memory (or of it: worker, sweep, backup)",
+    )
     parser.add_argument("--prune", action="store_true", help="drop kept data sets of old builds")
     args = parser.parse_args(argv)
     if args.prune:
@@ -76,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             results["queries"] = run.queries(sets, cfg, tmp)
         if "http" in parts:
             results["http"] = run.http_runs(sets, cfg, tmp)
-        if "memory" in parts:
-            results["memory"] = run.memory(sets, cfg, tmp)
+        which = (
+            run.MEMORY_PARTS
+            if "memory" in parts
+            else tuple(part for part in run.MEMORY_PARTS if part in parts)
+        )
+        if which:
+            results["memory"] = run.memory(sets, cfg, tmp, which)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     whole = json.loads(out.read_text()) if out.exists() else {}
@@ -93,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         else [],
         "config": cfg,
         "datasets": {s: {k: v for k, v in d.items() if k not in ("org",)} for s, d in sets.items()},
-        **{k: v for k, v in results.items() if k != "http"},
+        **{k: v for k, v in results.items() if k not in ("http", "memory")},
+        # a partial run replaces only the memory parts it ran
+        "memory": {**(kept.get("memory") or {}), **(results.get("memory") or {})},
         "machine": machine_info(PgDatabases().server_version()),
     }
     if "http" in results:

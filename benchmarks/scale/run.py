@@ -98,20 +98,46 @@ def _measure(port: int, lua: str, workers: int, h: dict[str, Any], tmp: Path) ->
     return http.wrk(port, lua, workers, h["seconds"], tmp)
 
 
-def memory(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
+MEMORY_PARTS = ("worker", "sweep", "backup")
+
+
+def memory(
+    sets: dict[str, Any], cfg: dict[str, Any], tmp: Path, which: tuple[str, ...] = MEMORY_PARTS
+) -> dict[str, Any]:
+    """A worker's RSS over many requests, the scheduler's across its start-up sweep, and the
+    export and import (``which`` of them)."""
     m = cfg["memory"]
-    out: dict[str, Any] = {"worker": _worker_rss(sets[m["size"]], m, tmp), "sweep": {}}
+    out: dict[str, Any] = {}
+    if "worker" in which:
+        out["worker"] = _worker_rss(sets[m["size"]], m, tmp)
+    if "sweep" in which:
+        out["sweep"] = _scheduler_peaks(sets, m, tmp)
+    if "backup" in which:
+        out["export"], out["import"] = _backup_peaks(sets, m, tmp)
+    return out
+
+
+def _scheduler_peaks(sets: dict[str, Any], m: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     kflow = str(Path(sys.executable).parent / "kflow")
     for size in m["sweep_sizes"]:
         db = data.copy(sets[size]["db"], "sweep")
         log(f"kflow scheduler at {size}: its start-up sweep (peak memory)")
         try:
-            out["sweep"][size] = mem.process_until(
+            out[size] = mem.process_until(
                 [kflow, "scheduler"], http.env(db, tmp), tmp / "scheduler.log", "Start-up sweep:"
             )
         finally:
             data.drop(db)
-    out["export"], out["import"] = {}, {}
+    return out
+
+
+def _backup_peaks(
+    sets: dict[str, Any], m: dict[str, Any], tmp: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    exports: dict[str, Any] = {}
+    imports: dict[str, Any] = {}
+    kflow = str(Path(sys.executable).parent / "kflow")
     key = tmp / "backup.key"
     key.write_text("bench-scale-backup-key-0123456789abcdef0123456789abcdef\n")
     for size in m["backup_sizes"]:
@@ -122,7 +148,7 @@ def memory(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, An
             subprocess.run([kflow, "db", "upgrade"], env=target, check=True,  # noqa: S603
                            capture_output=True)  # fmt: skip
             log(f"kflow export - | kflow import - at {size}")
-            out["export"][size], out["import"][size] = mem.pipeline_peaks(
+            exports[size], imports[size] = mem.pipeline_peaks(
                 [kflow, "export", "-", "--key-file", str(key)],
                 [kflow, "import", "-", "--key-file", str(key)],
                 (http.env(facts["db"], tmp), target),
@@ -130,7 +156,7 @@ def memory(sets: dict[str, Any], cfg: dict[str, Any], tmp: Path) -> dict[str, An
             )
         finally:
             data.drop(empty)
-    return out
+    return exports, imports
 
 
 def _worker_rss(facts: dict[str, Any], m: dict[str, Any], tmp: Path) -> dict[str, Any]:
