@@ -22,9 +22,9 @@ from benchmarks.scale import report as scale_report
 
 FULL: dict[str, Any] = {
     "sizes": data.SIZES,
-    "queries": {"warmup": 3, "runs": 30},
-    "http": {"sizes": ("3k", "3.1m"), "seconds": 8, "warmup_s": 1, "click_workers": (1, 2, 4),
-             "page_workers": (2, 4)},
+    "queries": {"warmup": 2, "runs": 20},
+    "http": {"sizes": ("3k", "3.1m"), "seconds": 5, "warmup_s": 1, "click_workers": (1, 2, 4),
+             "page_workers": (2, 4), "twin_page_workers": (2,)},
     "memory": {"size": "3k", "requests": 20_000, "marks": (1_000, 20_000),
                "sweep_sizes": ("31k", "3.1m"), "backup_sizes": ("31k", "3.1m")},
 }  # fmt: skip
@@ -32,7 +32,7 @@ QUICK: dict[str, Any] = {
     "sizes": data.QUICK_SIZES,
     "queries": {"warmup": 1, "runs": 3},
     "http": {"sizes": ("3k", "10k"), "seconds": 2, "warmup_s": 1, "click_workers": (1, 2),
-             "page_workers": (2,)},
+             "page_workers": (2,), "twin_page_workers": (2,)},
     "memory": {"size": "3k", "requests": 1_000, "marks": (100, 1_000),
                "sweep_sizes": ("3k", "10k"), "backup_sizes": ("3k", "10k")},
 }  # fmt: skip

@@ -222,7 +222,10 @@ def copy(source: str, label: str) -> str:
     target = f"{source}_{label}"
     with _admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+        # FILE_COPY copies the files after a checkpoint; PostgreSQL 15's default (WAL_LOG)
+        # writes every block of a 6 GB set through the WAL, several times slower.
+        strategy = " STRATEGY = FILE_COPY" if conn.info.server_version >= 150000 else ""
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"{strategy}')
     return target
 
 

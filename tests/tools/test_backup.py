@@ -255,6 +255,33 @@ def test_round_trip_to_the_other_engine_is_lossless(
     assert awkward == 1
 
 
+_CATALOGUE = (
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = 'public'::regnamespace "
+    "UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+    "ORDER BY 1, 2, 3"
+)
+
+
+@pytest.mark.parametrize("source", ["sqlite"], indirect=True)  # imported into PostgreSQL
+def test_an_import_into_postgresql_leaves_the_constraints_and_indexes_it_found(
+    source: Source, imported: Imported, databases: Databases
+) -> None:
+    """The import sets foreign keys and plain indexes aside while rows go in
+    (kflow.tools.backup.pg_bulk) and makes them again: the same names and definitions as a
+    database just migrated, and in force."""
+    assert imported.engine.dialect.name == "postgresql"
+    fresh = databases.migrated("postgresql", "catalogue")
+    with imported.engine.connect() as conn, fresh.connect() as other:
+        found = conn.exec_driver_sql(_CATALOGUE).all()
+        expected = other.exec_driver_sql(_CATALOGUE).all()
+        assert found == expected
+    assert any(row[2].startswith("FOREIGN KEY ") for row in found)
+    with pytest.raises(sa.exc.IntegrityError, match="foreign key"), imported.engine.begin() as c:
+        first = select(func.min(Case.id)).scalar_subquery()
+        c.execute(sa.update(Case.__table__).where(Case.id == first).values(owner_id=999_999_999))
+
+
 def test_after_an_import_new_rows_get_new_ids_and_history_stays_append_only(
     imported: Imported,
 ) -> None:

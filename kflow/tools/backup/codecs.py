@@ -113,3 +113,70 @@ DECODERS: dict[str, Callable[[Any], Any]] = {
     "json": _decode_json,
     "bytes": lambda v: base64.b64decode(_decode_string(v), validate=True),
 }
+
+
+class Malformed(Exception):
+    """A row line that cannot be imported (turned into BackupError once the rest is checked)."""
+
+
+# The JSON types each backup type accepts (None, for SQL NULL, always).
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "string": (str,),
+    "boolean": (bool,),
+    "float": (int, float, str),
+    "date": (str,),
+    "datetime": (str,),
+    "json": (str,),
+    "bytes": (str,),
+}
+_AS_THEY_ARE = ("integer", "string", "boolean")  # accepted by type alone
+# On PostgreSQL the server reads a JSON column's text and refuses one that is not JSON.
+SERVER_DECODERS = {**DECODERS, "json": _decode_string}
+_PATTERNS_KEPT = 4096  # shapes of rows remembered as valid (bounded: memory stays flat)
+
+
+class RowDecoder:
+    """Decodes the values of one table's row lines.
+
+    The JSON types of a row (which columns are null, which numbers whole) fall into few shapes:
+    a shape once checked column by column is remembered, so a row of a known shape is checked
+    by one lookup, and only the values that need converting (dates, floats, JSON, bytes) are
+    converted one by one. ``bool`` is not ``int`` here: shapes compare exact types.
+    """
+
+    def __init__(self, table: Any, decoders: dict[str, Callable[[Any], Any]] = DECODERS) -> None:
+        kinds = [kind(c) for c in table.columns]
+        self.table = table.name
+        self.width = len(kinds)
+        self.accepts = [(*_ACCEPTS[k], type(None)) for k in kinds]
+        self.converters = [
+            (i, decoders[k]) for i, k in enumerate(kinds) if k not in (*_AS_THEY_ARE, "float")
+        ]
+        # A float column's number is taken as it is; only a string (NaN, ±Infinity) is read.
+        self.floats = [i for i, k in enumerate(kinds) if k == "float"]
+        self.shapes: set[tuple[type, ...]] = set()
+
+    def __call__(self, values: Any) -> tuple[Any, ...]:
+        if type(values) is not list or len(values) != self.width:
+            raise Malformed(f"a row of {self.table} has the wrong number of values")
+        shape = tuple(map(type, values))
+        if shape not in self.shapes:
+            self._check(values, shape)
+        try:
+            for i, decode in self.converters:
+                if values[i] is not None:
+                    values[i] = decode(values[i])
+            for i in self.floats:
+                if type(values[i]) is str:
+                    values[i] = _decode_float(values[i])
+        except (ValueError, TypeError) as exc:
+            raise Malformed(f"a value of {self.table} is malformed: {exc}") from None
+        return tuple(values)
+
+    def _check(self, values: list[Any], shape: tuple[type, ...]) -> None:
+        for value, found, accepts in zip(values, shape, self.accepts, strict=True):
+            if found not in accepts:
+                raise Malformed(f"a value of {self.table} is malformed: {value!r} is not accepted")
+        if len(self.shapes) < _PATTERNS_KEPT:
+            self.shapes.add(shape)

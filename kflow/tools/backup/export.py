@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, Text, cast, fun
 import kflow
 from kflow.documents.storage import FileStore
 from kflow.tools.backup import files as backup_files
+from kflow.tools.backup import pg_lines
 from kflow.tools.backup.codecs import ENCODERS, kind
 from kflow.tools.backup.format import (
     FORMAT,
@@ -45,6 +46,12 @@ class Writer:
 
     def line(self, value: Any) -> None:
         self.pending.append(dumps(value))
+        if len(self.pending) >= WRITE_BATCH:
+            self.flush()
+
+    def lines(self, texts: list[str]) -> None:
+        """Lines already made (kflow.tools.backup.pg_lines)."""
+        self.pending.extend(texts)
         if len(self.pending) >= WRITE_BATCH:
             self.flush()
 
@@ -83,6 +90,8 @@ def export_to(
     the attachments' files from ``files`` (kflow.tools.backup.files)."""
     check_key(key)
     with _snapshot(engine) as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(pg_lines.SETTINGS)
         revision = database_revision(conn)
         expected = code_revision(engine)
         if revision != expected:
@@ -130,6 +139,8 @@ _AS_THEY_ARE = ("integer", "string", "boolean")
 
 
 def _export_table(conn: Connection, table: Table, writer: Writer) -> int:
+    if conn.dialect.name == "postgresql":
+        return _export_lines(conn, table, writer)
     encoders = [
         (i, ENCODERS[kind(c)]) for i, c in enumerate(table.columns) if kind(c) not in _AS_THEY_ARE
     ]
@@ -148,6 +159,19 @@ def _export_table(conn: Connection, table: Table, writer: Writer) -> int:
         writer.line([table.name, values])
         written += 1
     writer.flush()  # a table's rows start a write of their own
+    return written
+
+
+def _export_lines(conn: Connection, table: Table, writer: Writer) -> int:
+    """PostgreSQL writes each row's line itself (kflow.tools.backup.pg_lines)."""
+    sql = pg_lines.statement(table, conn.dialect.identifier_preparer.quote)
+    # yield_per on the result: as an execution option it does not bound a driver statement
+    result = conn.exec_driver_sql(sql, execution_options={"stream_results": True})
+    written = 0
+    for texts in result.yield_per(READ_BATCH).scalars().partitions():
+        writer.lines(texts)
+        written += len(texts)
+    writer.flush()
     return written
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from kflow.tools.backup.format import FORMAT, BackupError, Source
 from kflow.tools.backup.key import mac
 
+_DECODER = json.JSONDecoder()
+
 
 class Reader:
     """Reads the lines of a backup, keeping their HMAC and turning damage into BackupError.
@@ -55,7 +57,8 @@ class Reader:
         if not data.endswith(b"\n"):
             raise self.damaged("its last line is cut off; it is truncated")
         try:
-            return json.loads(data)
+            # json.loads without its guess at the encoding of bytes: the file is UTF-8
+            return _DECODER.decode(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise self.damaged("a line is not JSON") from None
 

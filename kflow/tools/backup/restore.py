@@ -4,7 +4,6 @@ commits only once every count and the file's authentication code have been check
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -12,7 +11,8 @@ from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DataError, IntegrityError
 
 from kflow.documents.storage import FileStore
-from kflow.tools.backup.codecs import DECODERS, kind
+from kflow.tools.backup import pg_bulk
+from kflow.tools.backup.codecs import DECODERS, SERVER_DECODERS, Malformed, RowDecoder
 from kflow.tools.backup.files import FILE_LINE, Restorer
 from kflow.tools.backup.format import FORMAT, WRITE_BATCH, BackupError, Source, Summary
 from kflow.tools.backup.header import read_header
@@ -22,10 +22,6 @@ from kflow.tools.backup.reader import Reader
 from kflow.tools.backup.schema import check_target, code_revision, tables
 
 ATTACHMENTS = "attachments"
-
-
-class _Malformed(Exception):
-    """A row line that cannot be imported (turned into BackupError once the rest is checked)."""
 
 
 def import_from(
@@ -55,8 +51,9 @@ def _import(engine: Engine, source: Source, name: str, key: bytes, restorer: Res
     conn = engine.connect()
     if engine.dialect.name == "sqlite":
         conn = conn.execution_options(kflow_begin="IMMEDIATE")  # the write lock up front
+    bulk = engine.dialect.name == "postgresql"
     with conn, conn.begin():
-        if engine.dialect.name == "postgresql":
+        if bulk:
             names = ", ".join(conn.dialect.identifier_preparer.quote(n) for n in by_name)
             conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
         check_target(conn, revision)
@@ -65,7 +62,13 @@ def _import(engine: Engine, source: Source, name: str, key: bytes, restorer: Res
         if dbapi is not None:  # COPY raises the driver's own errors
             refused += (dbapi.IntegrityError, dbapi.DataError)
         try:
+            aside = pg_bulk.set_aside(conn, list(by_name)) if bulk else None
             counts = _import_rows(conn, reader, by_name, expected, restorer)
+            why = restorer.check(header.get("files", 0), restorer.needed)
+            if why is not None:
+                raise reader.damaged(why)
+            if aside is not None:  # every row in and the file authentic: constraints again
+                pg_bulk.restore(conn, aside)
         except refused as exc:
             if reader.rest_is_forged():
                 raise reader.forged() from None
@@ -74,13 +77,10 @@ def _import(engine: Engine, source: Source, name: str, key: bytes, restorer: Res
             raise BackupError(
                 f"{name} does not fit the database ({reason}); nothing was imported."
             ) from None
-        except _Malformed as exc:
+        except Malformed as exc:
             if reader.rest_is_forged():
                 raise reader.forged() from None
             raise reader.damaged(str(exc)) from None
-        why = restorer.check(header.get("files", 0), restorer.needed)
-        if why is not None:
-            raise reader.damaged(why)
         reset_sequences(conn)
     return Summary(revision, counts)
 
@@ -94,10 +94,26 @@ def _import_rows(
 ) -> dict[str, int]:
     order = list(expected)
     counts = dict.fromkeys(order, 0)
+    with Inserter(conn) as inserter:
+        chosen = SERVER_DECODERS if conn.dialect.name == "postgresql" else DECODERS
+        decoders = {n: RowDecoder(t, chosen) for n, t in by_name.items()}
+        line = _rows(reader, order, counts, by_name, decoders, inserter, restorer)
+    _check_end(reader, line, counts, expected)
+    return counts
+
+
+def _rows(
+    reader: Reader,
+    order: list[str],
+    counts: dict[str, int],
+    by_name: dict[str, Table],
+    decoders: dict[str, RowDecoder],
+    inserter: Inserter,
+    restorer: Restorer,
+) -> Any:
+    """Every row line into ``inserter``; the line after them (the trailer, checked later)."""
     position = 0  # the table whose rows come now
     batch: list[tuple[Any, ...]] = []
-    inserter = Inserter(conn)
-    decoders = {n: [DECODERS[kind(c)] for c in t.columns] for n, t in by_name.items()}
     sha_at = [c.name for c in by_name[ATTACHMENTS].columns].index("sha256")
 
     def flush() -> None:
@@ -112,17 +128,17 @@ def _import_rows(
             try:
                 restorer.take(line)
             except ValueError as exc:
-                raise _Malformed(str(exc)) from None
+                raise Malformed(str(exc)) from None
             continue
         if not (isinstance(line, list) and len(line) == 2 and line[0] in counts):
-            raise _Malformed("a row line is malformed")
+            raise Malformed("a row line is malformed")
         table_name, values = line
         if table_name != order[position]:
             if order.index(table_name) < position:
-                raise _Malformed(f"rows of {table_name} come out of order")
+                raise Malformed(f"rows of {table_name} come out of order")
             flush()
             position = order.index(table_name)
-        batch.append(_decode_row(table_name, values, decoders[table_name]))
+        batch.append(decoders[table_name](values))
         if table_name == ATTACHMENTS:
             restorer.needed.add(batch[-1][sha_at])
         counts[table_name] += 1
@@ -130,22 +146,7 @@ def _import_rows(
             flush()
     flush()
     inserter.finish()
-    _check_end(reader, line, counts, expected)
-    return counts
-
-
-def _decode_row(
-    table_name: str, values: Any, columns: list[Callable[[Any], Any]]
-) -> tuple[Any, ...]:
-    if not isinstance(values, list) or len(values) != len(columns):
-        raise _Malformed(f"a row of {table_name} has the wrong number of values")
-    try:
-        return tuple([
-            None if value is None else decode(value)
-            for decode, value in zip(columns, values, strict=True)
-        ])  # fmt: skip
-    except (ValueError, TypeError) as exc:
-        raise _Malformed(f"a value of {table_name} is malformed: {exc}") from None
+    return line
 
 
 def _check_end(
@@ -153,7 +154,7 @@ def _check_end(
 ) -> None:
     """The trailer is one, authentic, counts what was read, and nothing follows it."""
     if trailer.get("end") != FORMAT:
-        raise _Malformed("a line where its last line should be")
+        raise Malformed("a line where its last line should be")
     if not reader.authentic(trailer):
         raise reader.forged()
     if counts != expected or trailer.get("rows") != sum(counts.values()):
