@@ -22,7 +22,7 @@ from benchmarks.scale import report as scale_report
 
 FULL: dict[str, Any] = {
     "sizes": data.SIZES,
-    "queries": {"warmup": 2, "runs": 20},
+    "queries": {"warmup": 3, "runs": 30},
     "http": {"sizes": ("3k", "3.1m"), "seconds": 5, "warmup_s": 1, "click_workers": (1, 2, 4),
              "page_workers": (2, 4), "twin_page_workers": (2,)},
     "memory": {"size": "3k", "requests": 20_000, "marks": (1_000, 20_000),

@@ -22,12 +22,15 @@ NOTES = [
     "has 9 at 3k; VGR's process lead has 7 cases waiting at 3k and about 6,000 at 3.1m (Min "
     "inkorg shows 100 of them); Försenade holds 39 and about 42,000.",
     "- A page's WSGI twin replays the SQL kflow ran for that request and answers kflow's "
-    "bytes: the floor through HTTP on the same gunicorn settings.",
+    "bytes: the floor through HTTP on the same gunicorn settings (the click at 1, 2 and 4 "
+    "workers, the pages at 2). Each wrk run is 5 seconds after 1 of warm-up.",
     "- A query twin that takes seconds a call is timed five times (TWIN_MIN_RUNS), kflow's "
     "side every run.",
     "- Memory: the sweep is `kflow scheduler` itself until its start-up sweep is done; the "
     "export and import run as `kflow export - | kflow import -` side by side (their seconds "
-    "overlap).",
+    "overlap). The worker's 20,000 requests (rounds of twelve: the click and a case's page "
+    "three times each, Min inkorg, Översikt and the history CSV once) run beside the sweep: "
+    "memory parts measure bytes, not seconds, so they share the two cores.",
 ]
 
 

@@ -37,6 +37,7 @@ from kflow.engine.authority import SYSTEM, Actor
 from kflow.engine.deadlines import due_values
 from kflow.engine.history import CASES
 from kflow.errors import ValidationError
+from kflow.listparams import among
 from kflow.mailing import handoffs, notify
 from kflow.org.models import Unit
 from kflow.org.roles import UnitKind
@@ -253,7 +254,7 @@ def _spawn_statement(effect: Spawn, field_names: tuple[str, ...]) -> Any:
         owners = UNITS.c.kind == UnitKind.REGION
     else:
         new["region_id"] = bindparam("region_id")
-        owners = UNITS.c.code.in_(bindparam("units", expanding=True))
+        owners = among(UNITS.c.code, "units")
     same = [other.c.type == child.case_type.value, other.c.owner_id == UNITS.c.id]
     same += [other.c[name] == new[name] for name in effect.one_per]
     if effect.open_only:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kflow.cases.models import Case
 from kflow.db import Base
 from kflow.errors import ValidationError
+from kflow.listparams import among
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
 from kflow.states.base import Param, ParamKind, Trigger
@@ -149,8 +150,8 @@ _UNITS_BELOW = (
     select(_UNITS.c.code)
     .join(_CLOSURE, _CLOSURE.c.descendant_id == _UNITS.c.id)
     .where(
-        _UNITS.c.code.in_(bindparam("codes", expanding=True)),
-        _UNITS.c.kind.in_(bindparam("kinds", expanding=True)),
+        among(_UNITS.c.code, "codes"),
+        among(_UNITS.c.kind, "kinds"),
         _CLOSURE.c.ancestor_id == bindparam("region"),
     )
 )

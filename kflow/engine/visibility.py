@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, literal, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, literal, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from kflow.engine.authority import CLOSURE, REGION_WIDE, REPORTED, Authority
 from kflow.engine.history import CASES
+from kflow.listparams import among
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
 from kflow.states import MACHINES
@@ -39,7 +40,7 @@ class Way(NamedTuple):
         if self.column is None or self.among is None:
             return None
         if isinstance(self.among, str):
-            return self.column.in_(bindparam(self.among, expanding=True))
+            return among(self.column, self.among)
         return self.column.in_(self.among)
 
     @property
@@ -177,19 +178,15 @@ def disjoint_parts(
 _BELOW = (
     select(CLOSURE.c.descendant_id, Unit.kind)
     .join(Unit, Unit.id == CLOSURE.c.descendant_id)
-    .where(CLOSURE.c.ancestor_id.in_(bindparam("units", expanding=True)))
+    .where(among(CLOSURE.c.ancestor_id, "units"))
 )
 _REGIONS_ABOVE = select(Unit.id).where(
     Unit.kind == UnitKind.REGION,
-    Unit.id.in_(
-        select(CLOSURE.c.ancestor_id).where(
-            CLOSURE.c.descendant_id.in_(bindparam("units", expanding=True))
-        )
-    ),
+    Unit.id.in_(select(CLOSURE.c.ancestor_id).where(among(CLOSURE.c.descendant_id, "units"))),
 )
 _THEIR_SUPPORTS = select(CASES.c.id).where(
     CASES.c.type == CaseType.KNOWLEDGE_SUPPORT,
-    CASES.c.owner_id.in_(bindparam("units", expanding=True)),
+    among(CASES.c.owner_id, "units"),
 )
 
 

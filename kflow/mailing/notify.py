@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kflow.cases.models import Case
 from kflow.config import Settings
+from kflow.listparams import among
 from kflow.mailing.messages import case_url
 from kflow.mailing.outbox import Mail, enqueue
 from kflow.org.models import Membership, Unit, UnitClosure, User
@@ -99,7 +100,7 @@ _FACTS = (
     )
     .join(_OWNER, _OWNER.c.id == CASES.c.owner_id)
     .outerjoin(_KS, _KS.c.id == CASES.c.knowledge_support_id)
-    .where(CASES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(among(CASES.c.id, "ids"))
 )
 _HELD_IN = UNITS.alias("held_in")
 _REACH = (
@@ -114,8 +115,8 @@ _REACH = (
     .join(_HELD_IN, _HELD_IN.c.id == CLOSURE.c.ancestor_id)
     .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
     .where(
-        CLOSURE.c.descendant_id.in_(bindparam("units", expanding=True)),
-        MEMBERSHIPS.c.role.in_(bindparam("roles", expanding=True)),
+        among(CLOSURE.c.descendant_id, "units"),
+        among(MEMBERSHIPS.c.role, "roles"),
         USERS.c.is_active,
     )
 )
@@ -123,14 +124,12 @@ _HOLDERS = (
     select(MEMBERSHIPS.c.unit_id, MEMBERSHIPS.c.user_id)
     .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
     .where(
-        MEMBERSHIPS.c.unit_id.in_(bindparam("units", expanding=True)),
+        among(MEMBERSHIPS.c.unit_id, "units"),
         MEMBERSHIPS.c.role == bindparam("role"),
         USERS.c.is_active,
     )
 )
-_USERS = select(USERS.c.id, USERS.c.email, USERS.c.name).where(
-    USERS.c.id.in_(bindparam("ids", expanding=True))
-)
+_USERS = select(USERS.c.id, USERS.c.email, USERS.c.name).where(among(USERS.c.id, "ids"))
 
 
 def load_facts(session: Session, case_ids: Iterable[int]) -> dict[int, CaseFacts]:

@@ -21,6 +21,7 @@ from kflow.engine.history import CASES, EVENTS
 from kflow.engine.visibility import (
     visible,
 )
+from kflow.listparams import among
 from kflow.paging import Page, page_args
 
 
@@ -50,7 +51,7 @@ def _events_of(cases: ColumnElement[bool]) -> _EventReads:
 
 
 # The rows of a list of cases; and those of a knowledge support and every case below it.
-_LISTED = _events_of(EVENTS.c.case_id.in_(bindparam("cases", expanding=True)))
+_LISTED = _events_of(among(EVENTS.c.case_id, "cases"))
 
 
 _CHAIN = _events_of(

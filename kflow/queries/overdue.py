@@ -32,6 +32,7 @@ from kflow.engine.visibility import (
     unit_set_values,
     unit_ways,
 )
+from kflow.listparams import among
 from kflow.paging import Page, page_args
 from kflow.queries import places
 from kflow.queries.inbox import _cases_in_order
@@ -62,7 +63,7 @@ class Filters:
 
 
 def _in(column: Any, name: str) -> ColumnElement[bool]:
-    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+    return among(column, name)
 
 
 def _narrowed(shape: frozenset[str]) -> list[ColumnElement[bool]]:

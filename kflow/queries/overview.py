@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     and_,
-    bindparam,
     func,
     select,
 )
@@ -22,6 +21,7 @@ from kflow.cases.models import Case, KnowledgeSupport
 from kflow.engine.history import CASES
 from kflow.errors import ValidationError
 from kflow.followup import series
+from kflow.listparams import among
 from kflow.paging import Page, page_args
 from kflow.queries import places
 from kflow.queries.lists import _kind, _unit_id
@@ -56,7 +56,7 @@ class OverviewRow:
 # of 50 knowledge supports returns a thousand adaptations and thousands of counts).
 _ADAPTATIONS_OF = select(*(CASES.c[name] for name in AdaptationCell._fields)).where(
     CASES.c.type == CaseType.REGIONAL_ADAPTATION,
-    CASES.c.knowledge_support_id.in_(bindparam("supports", expanding=True)),
+    among(CASES.c.knowledge_support_id, "supports"),
 )
 
 
@@ -64,14 +64,12 @@ _IMPLEMENTATIONS_OF = (
     select(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state, func.count())
     .where(
         CASES.c.type == CaseType.LOCAL_IMPLEMENTATION,
-        CASES.c.knowledge_support_id.in_(bindparam("supports", expanding=True)),
+        among(CASES.c.knowledge_support_id, "supports"),
     )
     .group_by(CASES.c.knowledge_support_id, CASES.c.region_id, CASES.c.state)
 )
 # *Min enhet*: only the implementations of the user's units (and those below them).
-_IMPLEMENTATIONS_IN = _IMPLEMENTATIONS_OF.where(
-    CASES.c.owner_id.in_(bindparam("units", expanding=True))
-)
+_IMPLEMENTATIONS_IN = _IMPLEMENTATIONS_OF.where(among(CASES.c.owner_id, "units"))
 
 
 def overview(

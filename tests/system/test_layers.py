@@ -17,6 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
         "kflow.transient",
         "kflow.calendar",
         "kflow.paging",
+        "kflow.listparams",
         "kflow.statements",
         "kflow.runtime",
     ),

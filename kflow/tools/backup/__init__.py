@@ -27,8 +27,9 @@ PostgreSQL moves each id sequence past the highest imported id. Format 1 (a plai
 anyone can recompute) is refused: it cannot be authenticated.
 
 Modules: format (names, streams, BackupError, Summary), key (the backup key), codecs (values by
-column type), schema (tables and revisions), export, reader and header (reading a file back),
-inserter (writing its rows) and restore (the import).
+column type), schema (tables and revisions), export, pg_lines (PostgreSQL writing the export's
+lines), reader and header (reading a file back), inserter (writing its rows), pg_bulk (foreign
+keys and plain indexes set aside during a PostgreSQL import) and restore (the import).
 """
 
 from kflow.tools.backup.codecs import DECODERS, ENCODERS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,7 +50,7 @@ class Writer:
         if len(self.pending) >= WRITE_BATCH:
             self.flush()
 
-    def lines(self, texts: list[str]) -> None:
+    def lines(self, texts: Sequence[str]) -> None:
         """Lines already made (kflow.tools.backup.pg_lines)."""
         self.pending.extend(texts)
         if len(self.pending) >= WRITE_BATCH:

@@ -49,7 +49,7 @@ def set_aside(conn: Connection, table_names: list[str]) -> SetAside:
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}")
     for name, _ in indexes:
         conn.exec_driver_sql(f"DROP INDEX {name}")
-    return SetAside(keys, indexes)  # type: ignore[arg-type]
+    return SetAside(keys, indexes)
 
 
 def restore(conn: Connection, aside: SetAside) -> None:
