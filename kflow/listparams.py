@@ -41,6 +41,13 @@ def among(column: Any, name: str) -> ColumnElement[bool]:
     return Among(column, name)
 
 
+def few(column: Any, name: str) -> ColumnElement[bool]:
+    """An ``IN`` list on every engine, for lists that are short and most often one value (a
+    person's regions): PostgreSQL reads ``IN`` of one value as ``=`` and can then read an
+    index in order (Försenade's first page), which it cannot for ``= ANY`` of an array."""
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
 @compiles(Among)
 def _expanding(element: Among, compiler: Any, **kw: Any) -> str:
     return str(compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kflow.engine.authority import CLOSURE, REGION_WIDE, REPORTED, Authority
 from kflow.engine.history import CASES
-from kflow.listparams import among
+from kflow.listparams import among, few
 from kflow.org.models import Unit, UnitClosure
 from kflow.org.roles import UnitKind
 from kflow.states import MACHINES
@@ -40,6 +40,8 @@ class Way(NamedTuple):
         if self.column is None or self.among is None:
             return None
         if isinstance(self.among, str):
+            if self.among in _FEW:
+                return few(self.column, self.among)
             return among(self.column, self.among)
         return self.column.in_(self.among)
 
@@ -92,6 +94,8 @@ def subquery_sets(units: set[int]) -> UnitSets:
 
 # The sets as list parameters of the same names (see unit_set_values).
 LIST_SETS = UnitSets(*UnitSets._fields)
+# Lists of regions: a person's are one or a few (kflow.listparams.few).
+_FEW = frozenset({"reached_regions", "regions_above"})
 
 
 def unit_ways(sets: UnitSets, *, owners_outside_reached_regions: bool) -> list[Way]:
