@@ -64,7 +64,7 @@ bench: venv $(BENCH_STAMP) ## Full benchmarks (~5 min): benchmarks/results.json,
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 .PHONY: bench-scale
-bench-scale: venv $(BENCH_STAMP) ## PostgreSQL to 3.1M cases and pages through HTTP (~25 min once its data sets are kept; first build ~15 min more)
+bench-scale: venv $(BENCH_STAMP) ## PostgreSQL to 3.1M cases and pages through HTTP (~17 min once its data sets are kept; first build ~15 min more)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null; } || \
 	  { echo "bench-scale needs wrk (Debian: apt-get install wrk)"; exit 1; }
